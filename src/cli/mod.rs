@@ -1,0 +1,4 @@
+//! The `facerec` command line: one file per subcommand, all thin over the library.
+
+pub mod common;
+pub mod faces;

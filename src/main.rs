@@ -1,0 +1,89 @@
+//! `facerec`: the face pipeline from the command line.
+
+mod cli;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use cli::common::PipelineOpts;
+
+#[derive(Parser)]
+#[command(name = "facerec", version, about = "Face detection and recognition on images, bags and datasets")]
+struct Cli {
+    #[command(flatten)]
+    pipeline: PipelineOpts,
+    /// More log output (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Detect faces; one JSON line per image.
+    Detect { images: Vec<PathBuf> },
+    /// Add the dominant face of each image to a gallery under a name.
+    Enroll {
+        #[arg(long)]
+        gallery: PathBuf,
+        #[arg(long)]
+        name: String,
+        #[arg(required = true)]
+        images: Vec<PathBuf>,
+    },
+    /// Name every face of each image from a gallery.
+    Identify {
+        #[arg(long)]
+        gallery: PathBuf,
+        /// Write the (single) image with boxes and names drawn on it.
+        #[arg(long)]
+        annotate: Option<PathBuf>,
+        /// One JSON line per image instead of text.
+        #[arg(long)]
+        json: bool,
+        #[arg(required = true)]
+        images: Vec<PathBuf>,
+    },
+    /// Similarity of the main faces of two images, and same/different at the threshold.
+    Compare {
+        a: PathBuf,
+        b: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Detect { images } => cli::faces::detect(&mut cli.pipeline.pipeline()?, &images),
+        Command::Enroll { gallery, name, images } => {
+            cli::faces::enroll(&mut cli.pipeline.pipeline()?, &gallery, &name, &images)
+        }
+        Command::Identify { gallery, annotate, json, images } => {
+            cli::faces::identify(&mut cli.pipeline.pipeline()?, &gallery, &images, annotate.as_deref(), json)
+        }
+        Command::Compare { a, b, json } => cli::faces::compare(&mut cli.pipeline.pipeline()?, &a, &b, json),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let default_level = match cli.verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("facerec={default_level},warn")));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("facerec: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,257 @@
+//! The ONNX Runtime: finding its shared library, choosing the execution provider, thread counts
+//! and building sessions from model files.
+//!
+//! The only module that talks to `ort` setup APIs. Detectors and embedders receive sessions built
+//! here and know nothing about libraries or providers.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use ort::ep::{self, ExecutionProvider};
+use ort::session::Session;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Which execution provider runs the models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    /// Plain CPU.
+    #[default]
+    Cpu,
+    /// NVIDIA CUDA; failing to load it is an error.
+    Cuda,
+    /// NVIDIA TensorRT (with CUDA for the nodes it does not take); failing to load is an error.
+    Tensorrt,
+    /// CUDA when it loads, otherwise CPU, saying so in the log.
+    Auto,
+}
+
+impl std::fmt::Display for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Cpu => "cpu",
+            Self::Cuda => "cuda",
+            Self::Tensorrt => "tensorrt",
+            Self::Auto => "auto",
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RuntimeConfig {
+    /// Requested execution provider.
+    pub provider: Provider,
+    /// Threads used inside one operator (0 = ONNX Runtime's default: one per core).
+    pub intra_threads: usize,
+    /// Path of `libonnxruntime.so`; when unset, `ORT_DYLIB_PATH`, then `.ort/` beside the
+    /// working directory or the executable, then the system loader path are tried.
+    pub library: Option<PathBuf>,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self { provider: Provider::Cpu, intra_threads: 0, library: None }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("ONNX Runtime library not found; looked for: {tried}. Run `bash scripts/setup_ort.sh` or set ORT_DYLIB_PATH")]
+    LibraryNotFound { tried: String },
+    #[error("ONNX Runtime library {path} could not be loaded: {reason}")]
+    LibraryLoad { path: String, reason: String },
+    #[error("ONNX Runtime library already loaded from elsewhere; cannot also load {0}")]
+    LibraryConflict(String),
+    #[error("execution provider {provider} could not be used: {reason}")]
+    Provider { provider: Provider, reason: String },
+    #[error("cannot read model {path}: {source}")]
+    ModelRead { path: String, source: std::io::Error },
+    #[error("cannot load model {path}: {reason}")]
+    ModelLoad { path: String, reason: String },
+    #[error("ONNX Runtime error: {0}")]
+    Ort(#[from] ort::Error),
+}
+
+static LOADED: OnceLock<(PathBuf, ort::environment::Environment)> = OnceLock::new();
+
+/// Candidate locations of the ONNX Runtime library, most specific first.
+fn library_candidates(config: &RuntimeConfig) -> Vec<PathBuf> {
+    if let Some(path) = &config.library {
+        return vec![path.clone()];
+    }
+    if let Some(path) = std::env::var_os("ORT_DYLIB_PATH") {
+        return vec![PathBuf::from(path)];
+    }
+    let mut out = Vec::new();
+    let mut roots: Vec<PathBuf> = Vec::new();
+    if let Ok(cwd) = std::env::current_dir() {
+        roots.extend(cwd.ancestors().map(Path::to_path_buf));
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        roots.extend(exe.ancestors().skip(1).map(Path::to_path_buf));
+    }
+    for root in roots {
+        let candidate = root.join(".ort").join("libonnxruntime.so");
+        if !out.contains(&candidate) {
+            out.push(candidate);
+        }
+    }
+    out
+}
+
+/// Loads the ONNX Runtime shared library once per process; returns the path it came from.
+fn load_library(config: &RuntimeConfig) -> Result<(PathBuf, ort::environment::Environment), RuntimeError> {
+    if let Some((path, env)) = LOADED.get() {
+        if let Some(wanted) = &config.library {
+            if wanted != path {
+                return Err(RuntimeError::LibraryConflict(wanted.display().to_string()));
+            }
+        }
+        return Ok((path.clone(), env.clone()));
+    }
+    let candidates = library_candidates(config);
+    let explicit = config.library.is_some() || std::env::var_os("ORT_DYLIB_PATH").is_some();
+    let found = candidates.iter().find(|p| p.exists()).cloned();
+    let path = match (found, explicit) {
+        (Some(p), _) => p,
+        // Explicit but missing: report exactly that path.
+        (None, true) => {
+            return Err(RuntimeError::LibraryNotFound {
+                tried: candidates.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+            })
+        }
+        // Last resort: the system loader's search path.
+        (None, false) => PathBuf::from("libonnxruntime.so.1"),
+    };
+    let env = match ort::init_from(&path) {
+        Ok(builder) => builder.with_name("facerec").build()?,
+        Err(err) => {
+            let tried = candidates
+                .iter()
+                .map(|p| p.display().to_string())
+                .chain(std::iter::once("libonnxruntime.so.1 (system loader path)".to_owned()))
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(if path.exists() {
+                RuntimeError::LibraryLoad { path: path.display().to_string(), reason: err.to_string() }
+            } else {
+                RuntimeError::LibraryNotFound { tried }
+            });
+        }
+    };
+    let loaded = LOADED.get_or_init(|| (path, env));
+    Ok((loaded.0.clone(), loaded.1.clone()))
+}
+
+/// A loaded ONNX Runtime with a resolved execution provider; builds sessions.
+#[derive(Clone)]
+pub struct Runtime {
+    config: RuntimeConfig,
+    /// The provider sessions actually run on (never `Auto`).
+    active: Provider,
+    library: PathBuf,
+    env: ort::environment::Environment,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime").field("provider", &self.active).field("library", &self.library).finish()
+    }
+}
+
+impl Runtime {
+    /// Loads the library and resolves the provider. `Auto` tries CUDA and falls back to CPU with a
+    /// warning; `Cuda`/`Tensorrt` fail when the provider is unavailable.
+    pub fn new(config: RuntimeConfig) -> Result<Self, RuntimeError> {
+        let (library, env) = load_library(&config)?;
+        let active = match config.provider {
+            Provider::Cpu => Provider::Cpu,
+            Provider::Cuda | Provider::Tensorrt => {
+                check_gpu_available(config.provider)?;
+                config.provider
+            }
+            Provider::Auto => match check_gpu_available(Provider::Cuda) {
+                Ok(()) => Provider::Cuda,
+                Err(err) => {
+                    tracing::warn!("execution provider auto: CUDA unavailable ({err}); falling back to CPU");
+                    Provider::Cpu
+                }
+            },
+        };
+        Ok(Self { config, active, library, env })
+    }
+
+    /// The provider in use (`cpu`, `cuda` or `tensorrt`).
+    pub fn provider(&self) -> Provider {
+        self.active
+    }
+
+    pub fn library(&self) -> &Path {
+        &self.library
+    }
+
+    pub fn intra_threads(&self) -> usize {
+        self.config.intra_threads
+    }
+
+    /// Builds a session for a model file on the active provider. For `Auto` a CUDA registration
+    /// failure at session level also falls back to CPU, with a warning.
+    pub fn session(&self, model: &Path) -> Result<Session, RuntimeError> {
+        let bytes = std::fs::read(model)
+            .map_err(|source| RuntimeError::ModelRead { path: model.display().to_string(), source })?;
+        match self.session_on(self.active, &bytes, model) {
+            Err(err) if self.config.provider == Provider::Auto && self.active != Provider::Cpu => {
+                tracing::warn!("execution provider auto: {err}; falling back to CPU for {}", model.display());
+                self.session_on(Provider::Cpu, &bytes, model)
+            }
+            other => other,
+        }
+    }
+
+    fn session_on(&self, provider: Provider, bytes: &[u8], model: &Path) -> Result<Session, RuntimeError> {
+        let load_err = |e: ort::Error| RuntimeError::ModelLoad { path: model.display().to_string(), reason: e.to_string() };
+        let mut builder = Session::builder(&self.env).map_err(load_err)?;
+        if self.config.intra_threads > 0 {
+            builder = builder.with_intra_threads(self.config.intra_threads).map_err(|e| load_err(e.into()))?;
+        }
+        let providers = match provider {
+            Provider::Cpu | Provider::Auto => vec![],
+            Provider::Cuda => vec![ep::CUDA::default().build().error_on_failure()],
+            Provider::Tensorrt => vec![
+                ep::TensorRT::default().build().error_on_failure(),
+                ep::CUDA::default().build().error_on_failure(),
+            ],
+        };
+        if !providers.is_empty() {
+            builder = builder.with_execution_providers(providers).map_err(|e| RuntimeError::Provider {
+                provider,
+                reason: ort::Error::<()>::from(e).to_string(),
+            })?;
+        }
+        builder.commit_from_memory(bytes).map_err(load_err)
+    }
+}
+
+fn check_gpu_available(provider: Provider) -> Result<(), RuntimeError> {
+    let available = match provider {
+        Provider::Tensorrt => ep::TensorRT::is_available(),
+        _ => ep::CUDA::is_available(),
+    };
+    match available {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(RuntimeError::Provider {
+            provider,
+            reason: "this ONNX Runtime build has no such provider (install the onnxruntime-gpu library: FACEREC_ORT_GPU=1 bash scripts/setup_ort.sh)".to_owned(),
+        }),
+        Err(err) => Err(RuntimeError::Provider { provider, reason: err.to_string() }),
+    }
+}
+
+/// Hex sha256 of a file: the identity of a model, recorded in galleries and caches.
+pub fn file_sha256(path: &Path) -> Result<String, RuntimeError> {
+    let bytes = std::fs::read(path)
+        .map_err(|source| RuntimeError::ModelRead { path: path.display().to_string(), source })?;
+    Ok(hex::encode(Sha256::digest(&bytes)))
+}
