@@ -323,3 +323,16 @@ impl Pipeline {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_config_file_states_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/pipeline.yaml");
+        let parsed = PipelineConfig::from_yaml_file(&path).expect("example parses");
+        let defaults = PipelineConfig::default();
+        assert_eq!(format!("{parsed:?}"), format!("{defaults:?}"));
+    }
+}
