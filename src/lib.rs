@@ -11,6 +11,7 @@ pub mod enroll;
 pub mod frame;
 pub mod gallery;
 pub mod pipeline;
+pub mod ros;
 pub mod runtime;
 
 /// The name given to a face that matches nobody in the gallery.

@@ -1,0 +1,11 @@
+//! ROS 2 side of facerec: message and service types that mirror `msg/`, `srv/` and the
+//! standard definitions, and the node's arguments, parameters and ROS environment.
+//!
+//! The only module of the crate that imports `ros2_client` / `rustdds`. It converts between
+//! ROS messages and the library's types and never reaches into the face pipeline itself.
+
+pub mod msgs;
+pub mod params;
+
+pub use msgs::{RosMessage, RosService};
+pub use params::{NameResolver, Params, ParamsError, RosArgs, RosEnv};

@@ -1,0 +1,448 @@
+//! ROS 2 message and service types the node speaks, as serde structs for ros2-client.
+//!
+//! Each struct mirrors one `.msg` definition field by field, in order: the CDR
+//! wire format has no field names, so order and types are the whole contract.
+//! Standard types follow the Humble/Jazzy definitions (`builtin_interfaces`,
+//! `std_msgs`, `sensor_msgs`, `geometry_msgs`, `vision_msgs` 4.x,
+//! `diagnostic_msgs`); the `facerec` types mirror this package's `msg/` and
+//! `srv/` files. `tests/ros_msgs.rs` checks all of them byte for byte against
+//! CDR produced by the `rosbags` typestore. Nothing here touches the network.
+
+use ros2_client::{Message, MessageTypeName, ServiceTypeName};
+use serde::{Deserialize, Serialize};
+use serde_big_array::BigArray;
+
+/// The ROS package that owns the `msg/` and `srv/` definitions of this crate.
+pub const PACKAGE: &str = "facerec";
+
+/// A message type with its ROS name (`package/msg/Type`).
+pub trait RosMessage: Message + Clone {
+    /// ROS package, e.g. `sensor_msgs`.
+    const PACKAGE: &'static str;
+    /// Type name inside the package, e.g. `Image`.
+    const NAME: &'static str;
+
+    /// The name ros2-client needs to create a topic of this type.
+    fn type_name() -> MessageTypeName {
+        MessageTypeName::new(Self::PACKAGE, Self::NAME)
+    }
+}
+
+/// A service type: its request, its response and its ROS name (`package/srv/Type`).
+pub trait RosService {
+    /// Request message (the part of the `.srv` above `---`).
+    type Request: Message + Clone + 'static;
+    /// Response message (the part below `---`).
+    type Response: Message + Clone + 'static;
+    /// ROS package.
+    const PACKAGE: &'static str;
+    /// Service type name inside the package.
+    const NAME: &'static str;
+
+    /// The name ros2-client needs to create a server or client of this type.
+    fn type_name() -> ServiceTypeName {
+        ServiceTypeName::new(Self::PACKAGE, Self::NAME)
+    }
+}
+
+macro_rules! ros_message {
+    ($ty:ty, $pkg:expr, $name:expr) => {
+        impl Message for $ty {}
+        impl RosMessage for $ty {
+            const PACKAGE: &'static str = $pkg;
+            const NAME: &'static str = $name;
+        }
+    };
+}
+
+// ---------------------------------------------------------------- builtin_interfaces
+
+/// `builtin_interfaces/msg/Time`: seconds and nanoseconds since the Unix epoch (or
+/// since the simulation start, under sim time).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Time {
+    pub sec: i32,
+    /// Sub-second part, `0..1_000_000_000`.
+    pub nanosec: u32,
+}
+
+impl Time {
+    /// From nanoseconds since the epoch; negative times keep `nanosec` positive,
+    /// as ROS does (-1.5 s is `sec = -2, nanosec = 500_000_000`). Saturates at
+    /// the `i32` seconds range.
+    pub fn from_nanos(nanos: i64) -> Self {
+        let sec = nanos.div_euclid(1_000_000_000);
+        let nanosec = nanos.rem_euclid(1_000_000_000);
+        let sec = sec.clamp(i64::from(i32::MIN), i64::from(i32::MAX));
+        Self {
+            sec: i32::try_from(sec).unwrap_or(if sec < 0 { i32::MIN } else { i32::MAX }),
+            nanosec: u32::try_from(nanosec).unwrap_or(0),
+        }
+    }
+
+    /// Nanoseconds since the epoch.
+    pub fn to_nanos(self) -> i64 {
+        i64::from(self.sec) * 1_000_000_000 + i64::from(self.nanosec)
+    }
+
+    /// The system clock now.
+    pub fn now() -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+            .unwrap_or(0);
+        Self::from_nanos(nanos)
+    }
+}
+ros_message!(Time, "builtin_interfaces", "Time");
+
+// ---------------------------------------------------------------- std_msgs
+
+/// `std_msgs/msg/Header`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Header {
+    pub stamp: Time,
+    /// Coordinate frame of the data (for an image: the camera's optical frame).
+    pub frame_id: String,
+}
+ros_message!(Header, "std_msgs", "Header");
+
+// ---------------------------------------------------------------- sensor_msgs
+
+/// `sensor_msgs/msg/Image`: raw pixels, `step` bytes per row.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Image {
+    pub header: Header,
+    /// Rows.
+    pub height: u32,
+    /// Columns.
+    pub width: u32,
+    /// Pixel encoding, e.g. `rgb8`, `bgr8`, `mono8` (see `sensor_msgs/image_encodings.hpp`).
+    pub encoding: String,
+    pub is_bigendian: u8,
+    /// Bytes per row, at least `width * bytes_per_pixel`.
+    pub step: u32,
+    /// `step * height` bytes.
+    #[serde(with = "serde_bytes")]
+    pub data: Vec<u8>,
+}
+ros_message!(Image, "sensor_msgs", "Image");
+
+/// `sensor_msgs/msg/CompressedImage`: an encoded image (`jpeg`, `png`, ...).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompressedImage {
+    pub header: Header,
+    /// Compression format; image_transport writes e.g. `rgb8; jpeg compressed bgr8`.
+    pub format: String,
+    #[serde(with = "serde_bytes")]
+    pub data: Vec<u8>,
+}
+ros_message!(CompressedImage, "sensor_msgs", "CompressedImage");
+
+// ---------------------------------------------------------------- geometry_msgs
+
+/// `geometry_msgs/msg/Point`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Point {
+    pub x: f64,
+    pub y: f64,
+    pub z: f64,
+}
+ros_message!(Point, "geometry_msgs", "Point");
+
+/// `geometry_msgs/msg/Quaternion`; the default is the identity rotation (`w = 1`),
+/// as in the `.msg` file.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Quaternion {
+    pub x: f64,
+    pub y: f64,
+    pub z: f64,
+    pub w: f64,
+}
+ros_message!(Quaternion, "geometry_msgs", "Quaternion");
+
+impl Default for Quaternion {
+    fn default() -> Self {
+        Self {
+            x: 0.0,
+            y: 0.0,
+            z: 0.0,
+            w: 1.0,
+        }
+    }
+}
+
+/// `geometry_msgs/msg/Pose`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Pose {
+    pub position: Point,
+    pub orientation: Quaternion,
+}
+ros_message!(Pose, "geometry_msgs", "Pose");
+
+/// `geometry_msgs/msg/PoseWithCovariance`: row-major 6x6 covariance of
+/// (x, y, z, rot x, rot y, rot z).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PoseWithCovariance {
+    pub pose: Pose,
+    #[serde(with = "BigArray")]
+    pub covariance: [f64; 36],
+}
+ros_message!(PoseWithCovariance, "geometry_msgs", "PoseWithCovariance");
+
+impl Default for PoseWithCovariance {
+    fn default() -> Self {
+        Self {
+            pose: Pose::default(),
+            covariance: [0.0; 36],
+        }
+    }
+}
+
+// ---------------------------------------------------------------- vision_msgs (4.x)
+
+/// `vision_msgs/msg/Point2D`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Point2D {
+    pub x: f64,
+    pub y: f64,
+}
+ros_message!(Point2D, "vision_msgs", "Point2D");
+
+/// `vision_msgs/msg/Pose2D`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Pose2D {
+    pub position: Point2D,
+    /// Rotation in radians.
+    pub theta: f64,
+}
+ros_message!(Pose2D, "vision_msgs", "Pose2D");
+
+/// `vision_msgs/msg/BoundingBox2D`: centre and size, in pixels.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct BoundingBox2D {
+    pub center: Pose2D,
+    pub size_x: f64,
+    pub size_y: f64,
+}
+ros_message!(BoundingBox2D, "vision_msgs", "BoundingBox2D");
+
+/// `vision_msgs/msg/ObjectHypothesis`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ObjectHypothesis {
+    /// For faces: the person's name or `unknown`.
+    pub class_id: String,
+    pub score: f64,
+}
+ros_message!(ObjectHypothesis, "vision_msgs", "ObjectHypothesis");
+
+/// `vision_msgs/msg/ObjectHypothesisWithPose`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ObjectHypothesisWithPose {
+    pub hypothesis: ObjectHypothesis,
+    pub pose: PoseWithCovariance,
+}
+ros_message!(ObjectHypothesisWithPose, "vision_msgs", "ObjectHypothesisWithPose");
+
+/// `vision_msgs/msg/Detection2D`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Detection2D {
+    pub header: Header,
+    pub results: Vec<ObjectHypothesisWithPose>,
+    pub bbox: BoundingBox2D,
+    /// Track id (empty when not tracked).
+    pub id: String,
+}
+ros_message!(Detection2D, "vision_msgs", "Detection2D");
+
+/// `vision_msgs/msg/Detection2DArray`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Detection2DArray {
+    pub header: Header,
+    pub detections: Vec<Detection2D>,
+}
+ros_message!(Detection2DArray, "vision_msgs", "Detection2DArray");
+
+// ---------------------------------------------------------------- diagnostic_msgs
+
+/// `diagnostic_msgs/msg/KeyValue`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyValue {
+    pub key: String,
+    pub value: String,
+}
+ros_message!(KeyValue, "diagnostic_msgs", "KeyValue");
+
+/// `diagnostic_msgs/msg/DiagnosticStatus`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiagnosticStatus {
+    /// One of [`DiagnosticStatus::OK`], `WARN`, `ERROR`, `STALE`.
+    pub level: u8,
+    pub name: String,
+    pub message: String,
+    pub hardware_id: String,
+    pub values: Vec<KeyValue>,
+}
+ros_message!(DiagnosticStatus, "diagnostic_msgs", "DiagnosticStatus");
+
+impl DiagnosticStatus {
+    pub const OK: u8 = 0;
+    pub const WARN: u8 = 1;
+    pub const ERROR: u8 = 2;
+    pub const STALE: u8 = 3;
+}
+
+/// `diagnostic_msgs/msg/DiagnosticArray`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiagnosticArray {
+    pub header: Header,
+    pub status: Vec<DiagnosticStatus>,
+}
+ros_message!(DiagnosticArray, "diagnostic_msgs", "DiagnosticArray");
+
+// ---------------------------------------------------------------- facerec (msg/, srv/)
+
+/// `facerec/msg/Face` (`msg/Face.msg`): one face, in pixels of the source image.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Face {
+    /// Person's name or `unknown`.
+    pub name: String,
+    /// Cosine similarity to the best-matching person.
+    pub score: f32,
+    /// `score` minus the runner-up's similarity.
+    pub margin: f32,
+    /// Detector confidence.
+    pub detection_score: f32,
+    /// Box top-left corner x.
+    pub x: f32,
+    /// Box top-left corner y.
+    pub y: f32,
+    pub width: f32,
+    pub height: f32,
+    /// (x, y) of left eye, right eye, nose tip, left and right mouth corner.
+    pub landmarks: [f32; 10],
+    /// Resolved topic of the source camera.
+    pub camera_topic: String,
+}
+ros_message!(Face, PACKAGE, "Face");
+
+/// `facerec/msg/FaceArray` (`msg/FaceArray.msg`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FaceArray {
+    /// Copied from the source image.
+    pub header: Header,
+    pub faces: Vec<Face>,
+}
+ros_message!(FaceArray, PACKAGE, "FaceArray");
+
+/// Request of `facerec/srv/Enroll` (`srv/Enroll.srv`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EnrollRequest {
+    pub name: String,
+    /// Camera topic; empty for the first camera that shows a dominant face.
+    pub camera: String,
+    /// Used instead of a camera when `image.data` is non-empty.
+    pub image: Image,
+    /// 0: the node's default.
+    pub num_samples: u32,
+    /// 0: the node's default.
+    pub timeout_s: f32,
+}
+impl Message for EnrollRequest {}
+
+/// Response of `facerec/srv/Enroll`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollResponse {
+    pub success: bool,
+    pub message: String,
+    pub samples_used: u32,
+}
+impl Message for EnrollResponse {}
+
+/// `facerec/srv/Enroll`.
+pub struct Enroll;
+impl RosService for Enroll {
+    type Request = EnrollRequest;
+    type Response = EnrollResponse;
+    const PACKAGE: &'static str = PACKAGE;
+    const NAME: &'static str = "Enroll";
+}
+
+/// Request of `facerec/srv/Forget` (`srv/Forget.srv`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForgetRequest {
+    pub name: String,
+}
+impl Message for ForgetRequest {}
+
+/// Response of `facerec/srv/Forget`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForgetResponse {
+    pub success: bool,
+    pub message: String,
+    /// Stored vectors removed.
+    pub removed: u32,
+}
+impl Message for ForgetResponse {}
+
+/// `facerec/srv/Forget`.
+pub struct Forget;
+impl RosService for Forget {
+    type Request = ForgetRequest;
+    type Response = ForgetResponse;
+    const PACKAGE: &'static str = PACKAGE;
+    const NAME: &'static str = "Forget";
+}
+
+/// Request of `facerec/srv/ListPeople` (`srv/ListPeople.srv`): no fields.
+///
+/// An empty ROS structure still occupies one byte on the wire: rosidl gives
+/// every empty message a `uint8 structure_needs_at_least_one_member` field.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListPeopleRequest {
+    pub structure_needs_at_least_one_member: u8,
+}
+impl Message for ListPeopleRequest {}
+
+/// Response of `facerec/srv/ListPeople`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListPeopleResponse {
+    /// Sorted names.
+    pub names: Vec<String>,
+    /// Stored vectors per person, in the order of `names`.
+    pub sample_counts: Vec<u32>,
+}
+impl Message for ListPeopleResponse {}
+
+/// `facerec/srv/ListPeople`.
+pub struct ListPeople;
+impl RosService for ListPeople {
+    type Request = ListPeopleRequest;
+    type Response = ListPeopleResponse;
+    const PACKAGE: &'static str = PACKAGE;
+    const NAME: &'static str = "ListPeople";
+}
+
+/// CDR (little-endian, plain CDR as ROS 2 uses) without the 4-byte
+/// encapsulation header, e.g. for a rosbag2 message or a test fixture.
+pub mod cdr {
+    use byteorder::LittleEndian;
+    use serde::{de::DeserializeOwned, Serialize};
+
+    /// Errors from CDR encoding or decoding.
+    pub use cdr_encoding::Error;
+
+    /// The CDR encapsulation header for little-endian plain CDR (`CDR_LE`).
+    pub const CDR_LE_HEADER: [u8; 4] = [0, 1, 0, 0];
+
+    /// Serialize `value` as little-endian CDR (no encapsulation header).
+    pub fn to_vec<T: Serialize>(value: &T) -> Result<Vec<u8>, Error> {
+        cdr_encoding::to_vec::<T, LittleEndian>(value)
+    }
+
+    /// Deserialize little-endian CDR (no encapsulation header); returns the
+    /// value and the number of bytes consumed.
+    pub fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<(T, usize), Error> {
+        cdr_encoding::from_bytes::<T, LittleEndian>(bytes)
+    }
+}
