@@ -100,17 +100,23 @@ impl Frame {
                 PixelFormat::Rgb8 => out.extend_from_slice(row),
                 PixelFormat::Bgr8 => {
                     for px in row.chunks_exact(3) {
-                        out.extend_from_slice(&[px[2], px[1], px[0]]);
+                        if let &[b, g, r] = px {
+                            out.extend_from_slice(&[r, g, b]);
+                        }
                     }
                 }
                 PixelFormat::Rgba8 => {
                     for px in row.chunks_exact(4) {
-                        out.extend_from_slice(&[px[0], px[1], px[2]]);
+                        if let &[r, g, b, _] = px {
+                            out.extend_from_slice(&[r, g, b]);
+                        }
                     }
                 }
                 PixelFormat::Bgra8 => {
                     for px in row.chunks_exact(4) {
-                        out.extend_from_slice(&[px[2], px[1], px[0]]);
+                        if let &[b, g, r, _] = px {
+                            out.extend_from_slice(&[r, g, b]);
+                        }
                     }
                 }
                 PixelFormat::Mono8 => {
@@ -123,6 +129,29 @@ impl Frame {
         RgbImage::from_raw(width, height, out)
             .map(Self::from_rgb)
             .ok_or(FrameError::BadDimensions { width, height })
+    }
+
+    /// As `from_raw`, taking ownership of the bytes: tightly packed rgb8 data becomes the frame
+    /// without a copy (the common camera case).
+    pub fn from_raw_owned(
+        width: u32,
+        height: u32,
+        step: usize,
+        format: PixelFormat,
+        mut data: Vec<u8>,
+    ) -> Result<Self, FrameError> {
+        let tight = width as usize * 3;
+        if format == PixelFormat::Rgb8 && step == tight && width > 0 && height > 0 && width <= MAX_SIDE && height <= MAX_SIDE {
+            let needed = tight * height as usize;
+            if data.len() < needed {
+                return Err(FrameError::DataLength { actual: data.len(), needed, height, step });
+            }
+            data.truncate(needed);
+            return RgbImage::from_raw(width, height, data)
+                .map(Self::from_rgb)
+                .ok_or(FrameError::BadDimensions { width, height });
+        }
+        Self::from_raw(width, height, step, format, &data)
     }
 
     /// Decodes an encoded image (JPEG or PNG, as in a `sensor_msgs/CompressedImage`).
@@ -174,6 +203,16 @@ mod tests {
         let data = [1, 2, 3, 4, 5, 6, 0, 0, 7, 8, 9, 10, 11, 12, 0, 0];
         let f = Frame::from_raw(2, 2, 8, PixelFormat::Bgr8, &data).expect("valid frame");
         assert_eq!(f.rgb().as_raw(), &vec![3, 2, 1, 6, 5, 4, 9, 8, 7, 12, 11, 10]);
+    }
+
+    #[test]
+    fn owned_rgb_is_taken_as_is_and_checked() {
+        let f = Frame::from_raw_owned(2, 1, 6, PixelFormat::Rgb8, vec![1, 2, 3, 4, 5, 6, 99]).expect("rgb");
+        assert_eq!(f.rgb().as_raw(), &vec![1, 2, 3, 4, 5, 6]);
+        assert!(matches!(
+            Frame::from_raw_owned(2, 2, 6, PixelFormat::Rgb8, vec![0; 6]),
+            Err(FrameError::DataLength { .. })
+        ));
     }
 
     #[test]
