@@ -5,6 +5,7 @@
 
 pub mod align;
 pub mod annotate;
+pub mod bag;
 pub mod detect;
 pub mod embed;
 pub mod enroll;
