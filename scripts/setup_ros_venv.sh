@@ -54,6 +54,7 @@ NEW=(
   "ros-ament-cmake==2.7.3"
   "ros-ament-package==0.17.2"
   "ros-ament-cmake-ros==0.14.5"
+  "ros-ament-cmake-ros-core==0.14.5"
   "ros-ament-cmake-include-directories==2.7.3"
   "ros-ament-cmake-gmock==2.7.3"
   "ros-ament-cmake-gtest==2.7.3"
