@@ -453,6 +453,8 @@ def main() -> None:
     manifest['bags']['split_mcap'] = parts_bag.manifest()
 
     write_unknown_storage(out / 'unknown_storage')
+    # The photos' licence travels with the pictures cut from them.
+    shutil.copyfile(args.faces / 'LICENSE', out / 'LICENSE')
 
     (out / 'manifest.json').write_text(json.dumps(manifest, indent=1, sort_keys=True) + '\n')
     for path in sorted(out.rglob('*')):

@@ -19,17 +19,27 @@ use mcap::{McapError, Summary};
 
 use super::{io_error, BagError, Record, Source, TopicInfo};
 
+/// Largest chunk or record accepted (compressed or not), so that a damaged index cannot ask
+/// for an absurd allocation.
+const MAX_RECORD_BYTES: usize = 1 << 30;
+
 /// Reads the summary section; `Ok(None)` when the file has none.
 fn read_summary(path: &Path) -> Result<Result<Option<Summary>, McapError>, BagError> {
     let mut file = File::open(path).map_err(|source| io_error(path, source))?;
-    let size = file.metadata().map_err(|source| io_error(path, source))?.len();
-    let mut reader =
-        SummaryReader::new_with_options(SummaryReaderOptions::default().with_file_size(size));
+    let size = file
+        .metadata()
+        .map_err(|source| io_error(path, source))?
+        .len();
+    let mut reader = SummaryReader::new_with_options(
+        SummaryReaderOptions::default()
+            .with_file_size(size)
+            .with_record_length_limit(MAX_RECORD_BYTES),
+    );
     while let Some(event) = reader.next_event() {
         let step = match event {
-            Ok(SummaryReadEvent::ReadRequest(n)) => {
-                file.read(reader.insert(n)).map(|read| reader.notify_read(read))
-            }
+            Ok(SummaryReadEvent::ReadRequest(n)) => file
+                .read(reader.insert(n))
+                .map(|read| reader.notify_read(read)),
             Ok(SummaryReadEvent::SeekRequest(to)) => {
                 file.seek(to).map(|pos| reader.notify_seeked(pos))
             }
@@ -58,7 +68,11 @@ fn usable_summary(path: &Path) -> Result<Option<Summary>, BagError> {
 }
 
 fn channel_type(channel: &mcap::Channel) -> String {
-    channel.schema.as_ref().map(|s| s.name.clone()).unwrap_or_default()
+    channel
+        .schema
+        .as_ref()
+        .map(|s| s.name.clone())
+        .unwrap_or_default()
 }
 
 fn add_topic(topics: &mut Vec<TopicInfo>, channel: &mcap::Channel, count: Option<u64>) {
@@ -84,10 +98,12 @@ pub(crate) fn topics(path: &Path) -> Result<Vec<TopicInfo>, BagError> {
         let mut channels: Vec<_> = summary.channels.values().collect();
         channels.sort_by_key(|c| c.id);
         for channel in channels {
-            let count = summary
-                .stats
-                .as_ref()
-                .map(|s| s.channel_message_counts.get(&channel.id).copied().unwrap_or(0));
+            let count = summary.stats.as_ref().map(|s| {
+                s.channel_message_counts
+                    .get(&channel.id)
+                    .copied()
+                    .unwrap_or(0)
+            });
             add_topic(&mut topics, channel, count);
         }
         return Ok(topics);
@@ -98,7 +114,10 @@ pub(crate) fn topics(path: &Path) -> Result<Vec<TopicInfo>, BagError> {
     for message in stream {
         // A damaged tail is reported when the messages are read; the topics before it count.
         let Ok(message) = message else { break };
-        match counts.iter_mut().find(|(c, _)| Arc::ptr_eq(c, &message.channel)) {
+        match counts
+            .iter_mut()
+            .find(|(c, _)| Arc::ptr_eq(c, &message.channel))
+        {
             Some((_, n)) => *n += 1,
             None => counts.push((message.channel.clone(), 1)),
         }
@@ -114,12 +133,24 @@ pub(crate) fn topics(path: &Path) -> Result<Vec<TopicInfo>, BagError> {
 fn stream_error(path: &Path, messages_read: u64, e: McapError) -> BagError {
     match e {
         McapError::UnexpectedEof | McapError::UnexpectedEoc | McapError::BadFooter => {
-            BagError::Truncated { path: path.to_owned(), messages_read, reason: e.to_string() }
+            BagError::Truncated {
+                path: path.to_owned(),
+                messages_read,
+                reason: e.to_string(),
+            }
         }
         McapError::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
-            BagError::Truncated { path: path.to_owned(), messages_read, reason: io.to_string() }
+            BagError::Truncated {
+                path: path.to_owned(),
+                messages_read,
+                reason: io.to_string(),
+            }
         }
-        other => BagError::Mcap { path: path.to_owned(), messages_read, reason: other.to_string() },
+        other => BagError::Mcap {
+            path: path.to_owned(),
+            messages_read,
+            reason: other.to_string(),
+        },
     }
 }
 
@@ -158,13 +189,20 @@ impl IndexedSource {
             .channels
             .iter()
             .filter(|(_, c)| wanted.contains(&c.topic))
-            .map(|(id, c)| (*id, (Arc::from(c.topic.as_str()), Arc::from(channel_type(c)))))
+            .map(|(id, c)| {
+                (
+                    *id,
+                    (Arc::from(c.topic.as_str()), Arc::from(channel_type(c))),
+                )
+            })
             .collect();
         // An empty topic filter means "everything" to the mcap crate: build no reader instead.
         let reader = if channels.is_empty() {
             None
         } else {
-            let options = IndexedReaderOptions::new().include_topics(wanted.iter().cloned());
+            let options = IndexedReaderOptions::new()
+                .include_topics(wanted.iter().cloned())
+                .with_record_length_limit(MAX_RECORD_BYTES);
             Some(
                 IndexedReader::new_with_options(&summary, options)
                     .map_err(|e| stream_error(path, 0, e))?,
@@ -284,7 +322,9 @@ impl Source for IndexedSource {
         let mut group = vec![first];
         loop {
             match self.pull() {
-                Some(Ok(record)) if group.first().map(|f| f.log_time_ns) == Some(record.log_time_ns) => {
+                Some(Ok(record))
+                    if group.first().map(|f| f.log_time_ns) == Some(record.log_time_ns) =>
+                {
                     group.push(record)
                 }
                 Some(Ok(record)) => {
@@ -356,7 +396,10 @@ impl LinearSource {
         }
         // Stable: equal keys keep file order.
         records.sort_by(|a, b| a.key().cmp(&b.key()));
-        Ok(Self { records: records.into_iter(), error })
+        Ok(Self {
+            records: records.into_iter(),
+            error,
+        })
     }
 }
 

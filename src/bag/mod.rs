@@ -50,7 +50,10 @@ pub enum BagError {
     #[error("{}: no such file or directory", path.display())]
     NotFound { path: PathBuf },
     #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{}: not a rosbag2 bag: {reason}", path.display())]
     NotABag { path: PathBuf, reason: String },
     #[error("{}: cannot parse: {reason}", path.display())]
@@ -65,33 +68,66 @@ pub enum BagError {
          decompress it first (e.g. `ros2 bag convert`)",
         path.display()
     )]
-    UnsupportedCompression { path: PathBuf, mode: String, format: String },
+    UnsupportedCompression {
+        path: PathBuf,
+        mode: String,
+        format: String,
+    },
     #[error("{}: listed in metadata.yaml but missing", path.display())]
     MissingFile { path: PathBuf },
     #[error("{}: expected a {expected} file, but its first bytes say otherwise", path.display())]
-    WrongFileFormat { path: PathBuf, expected: &'static str },
+    WrongFileFormat {
+        path: PathBuf,
+        expected: &'static str,
+    },
     #[error(
         "{}: file ends early (truncated?) after {messages_read} readable messages: {reason}",
         path.display()
     )]
-    Truncated { path: PathBuf, messages_read: u64, reason: String },
+    Truncated {
+        path: PathBuf,
+        messages_read: u64,
+        reason: String,
+    },
     #[error("{}: damaged MCAP file after {messages_read} readable messages: {reason}", path.display())]
-    Mcap { path: PathBuf, messages_read: u64, reason: String },
+    Mcap {
+        path: PathBuf,
+        messages_read: u64,
+        reason: String,
+    },
     #[error("{}: sqlite3 bag file cannot be read: {source}", path.display())]
-    Sqlite { path: PathBuf, source: rusqlite::Error },
+    Sqlite {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
     #[error(
         "{}: malformed {type_name} message on {topic} at log time {log_time_ns} ns: {reason}",
         path.display()
     )]
-    Malformed { path: PathBuf, topic: String, type_name: String, log_time_ns: u64, reason: String },
+    Malformed {
+        path: PathBuf,
+        topic: String,
+        type_name: String,
+        log_time_ns: u64,
+        reason: String,
+    },
     #[error("{}: no topic '{topic}' in this bag (image topics: {available})", path.display())]
-    NoSuchTopic { path: PathBuf, topic: String, available: String },
+    NoSuchTopic {
+        path: PathBuf,
+        topic: String,
+        available: String,
+    },
     #[error(
         "{}: topic '{topic}' carries {type_name} (serialization '{serialization}'), not a CDR \
          sensor_msgs/msg/Image or CompressedImage",
         path.display()
     )]
-    NotAnImageTopic { path: PathBuf, topic: String, type_name: String, serialization: String },
+    NotAnImageTopic {
+        path: PathBuf,
+        topic: String,
+        type_name: String,
+        serialization: String,
+    },
 }
 
 /// How a bag stores its messages.
@@ -178,7 +214,14 @@ impl BagImage {
     /// sizes, step and data disagree, the encoding is unsupported or the bytes do not decode.
     pub fn to_frame(&self) -> Result<Frame, FrameError> {
         match &self.payload {
-            ImagePayload::Raw { width, height, step, encoding, data, .. } => {
+            ImagePayload::Raw {
+                width,
+                height,
+                step,
+                encoding,
+                data,
+                ..
+            } => {
                 let format = PixelFormat::from_encoding(encoding)?;
                 Frame::from_raw(*width, *height, *step as usize, format, data)
             }
@@ -233,9 +276,14 @@ fn sniff(path: &Path) -> Result<Vec<u8>, BagError> {
 
 fn io_error(path: &Path, source: std::io::Error) -> BagError {
     if source.kind() == std::io::ErrorKind::NotFound {
-        BagError::NotFound { path: path.to_owned() }
+        BagError::NotFound {
+            path: path.to_owned(),
+        }
     } else {
-        BagError::Io { path: path.to_owned(), source }
+        BagError::Io {
+            path: path.to_owned(),
+            source,
+        }
     }
 }
 
@@ -262,7 +310,10 @@ fn storage_of_file(path: &Path) -> Result<Storage, BagError> {
 
 /// Sorts bag files the way rosbag2 numbers them (`bag_0`, `bag_1`, ..., `bag_10`).
 fn split_order(path: &Path) -> (String, u64, String) {
-    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default();
     let (prefix, number) = match stem.rsplit_once('_') {
         Some((prefix, n)) => match n.parse::<u64>() {
             Ok(n) => (prefix.to_owned(), n),
@@ -289,7 +340,12 @@ impl BagReader {
             let storage = storage_of_file(path)?;
             let files = vec![path.to_owned()];
             let topics = topics_from_files(storage, &files)?;
-            Ok(Self { path: path.to_owned(), storage, files, topics })
+            Ok(Self {
+                path: path.to_owned(),
+                storage,
+                files,
+                topics,
+            })
         }
     }
 
@@ -305,7 +361,11 @@ impl BagReader {
         let mode = info.compression_mode.clone().unwrap_or_default();
         let format = info.compression_format.clone().unwrap_or_default();
         if !mode.is_empty() && !mode.eq_ignore_ascii_case("none") {
-            return Err(BagError::UnsupportedCompression { path: metadata_path, mode, format });
+            return Err(BagError::UnsupportedCompression {
+                path: metadata_path,
+                mode,
+                format,
+            });
         }
         if info.relative_file_paths.is_empty() {
             return Err(BagError::Metadata {
@@ -320,7 +380,10 @@ impl BagReader {
                 return Err(BagError::MissingFile { path: file });
             }
             if storage_of_file(&file)? != storage {
-                return Err(BagError::WrongFileFormat { path: file, expected: storage.name() });
+                return Err(BagError::WrongFileFormat {
+                    path: file,
+                    expected: storage.name(),
+                });
             }
             files.push(file);
         }
@@ -329,8 +392,7 @@ impl BagReader {
             let t = entry.topic_metadata;
             // Several entries for one topic (e.g. differing QoS) add up.
             if let Some(existing) = topics.iter_mut().find(|x| x.name == t.name) {
-                existing.message_count =
-                    existing.message_count.map(|c| c + entry.message_count);
+                existing.message_count = existing.message_count.map(|c| c + entry.message_count);
             } else {
                 topics.push(TopicInfo {
                     name: t.name,
@@ -340,7 +402,12 @@ impl BagReader {
                 });
             }
         }
-        Ok(Self { path: dir.to_owned(), storage, files, topics })
+        Ok(Self {
+            path: dir.to_owned(),
+            storage,
+            files,
+            topics,
+        })
     }
 
     fn open_dir_without_metadata(dir: &Path) -> Result<Self, BagError> {
@@ -381,11 +448,19 @@ impl BagReader {
         );
         for file in &files {
             if storage_of_file(file)? != storage {
-                return Err(BagError::WrongFileFormat { path: file.clone(), expected: storage.name() });
+                return Err(BagError::WrongFileFormat {
+                    path: file.clone(),
+                    expected: storage.name(),
+                });
             }
         }
         let topics = topics_from_files(storage, &files)?;
-        Ok(Self { path: dir.to_owned(), storage, files, topics })
+        Ok(Self {
+            path: dir.to_owned(),
+            storage,
+            files,
+            topics,
+        })
     }
 
     /// The path the bag was opened from.
@@ -410,7 +485,10 @@ impl BagReader {
 
     /// The topics [`Self::images`] reads when given no topic names.
     pub fn image_topics(&self) -> Vec<&TopicInfo> {
-        self.topics.iter().filter(|t| t.image_kind().is_some()).collect()
+        self.topics
+            .iter()
+            .filter(|t| t.image_kind().is_some())
+            .collect()
     }
 
     /// Reads the image messages of `topics` (all image topics when empty) in bag order.
@@ -452,8 +530,11 @@ impl BagReader {
             return Ok(wanted);
         }
         for name in topics {
-            let topic = self.topics.iter().find(|t| &t.name == name).ok_or_else(|| {
-                BagError::NoSuchTopic {
+            let topic = self
+                .topics
+                .iter()
+                .find(|t| &t.name == name)
+                .ok_or_else(|| BagError::NoSuchTopic {
                     path: self.path.clone(),
                     topic: name.clone(),
                     available: self
@@ -462,8 +543,7 @@ impl BagReader {
                         .map(|t| t.name.as_str())
                         .collect::<Vec<_>>()
                         .join(", "),
-                }
-            })?;
+                })?;
             if topic.image_kind().is_none() {
                 return Err(BagError::NotAnImageTopic {
                     path: self.path.clone(),
@@ -598,7 +678,13 @@ fn decode_record(path: PathBuf, record: Record) -> Result<BagImage, BagError> {
         }
         ImageKind::Compressed => {
             let m: msg::CompressedImage = msg::decode(&record.data).map_err(malformed)?;
-            (m.header, ImagePayload::Compressed { format: m.format, data: m.data })
+            (
+                m.header,
+                ImagePayload::Compressed {
+                    format: m.format,
+                    data: m.data,
+                },
+            )
         }
     };
     Ok(BagImage {

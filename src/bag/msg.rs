@@ -85,13 +85,10 @@ pub(crate) fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, St
             bytes.len()
         ));
     };
-    let (value, consumed) = match [header[0], header[1]] {
-        [0x00, 0x00] | [0x00, 0x06] => {
-            cdr_encoding::from_bytes::<T, byteorder::BigEndian>(body)
-        }
-        [0x00, 0x01] | [0x00, 0x07] => {
-            cdr_encoding::from_bytes::<T, byteorder::LittleEndian>(body)
-        }
+    let [kind_hi, kind_lo, _, _] = *header;
+    let (value, consumed) = match [kind_hi, kind_lo] {
+        [0x00, 0x00] | [0x00, 0x06] => cdr_encoding::from_bytes::<T, byteorder::BigEndian>(body),
+        [0x00, 0x01] | [0x00, 0x07] => cdr_encoding::from_bytes::<T, byteorder::LittleEndian>(body),
         [a, b] => {
             return Err(format!(
                 "unsupported CDR encapsulation {a:02x} {b:02x} (expected 00 00/00 01 plain CDR)"

@@ -12,7 +12,10 @@ use rusqlite::{Connection, OpenFlags};
 use super::{BagError, Record, Source, TopicInfo};
 
 fn sqlite_error(path: &Path) -> impl Fn(rusqlite::Error) -> BagError + '_ {
-    move |source| BagError::Sqlite { path: path.to_owned(), source }
+    move |source| BagError::Sqlite {
+        path: path.to_owned(),
+        source,
+    }
 }
 
 fn connect(path: &Path) -> Result<Connection, BagError> {
@@ -20,8 +23,10 @@ fn connect(path: &Path) -> Result<Connection, BagError> {
     let conn = Connection::open_with_flags(path, flags).map_err(sqlite_error(path))?;
     // Opening is lazy: touch the schema now so that a file that is no database, or a bag
     // without rosbag2 tables, fails here with a clear error.
-    conn.query_row("SELECT COUNT(*) FROM topics", [], |row| row.get::<_, i64>(0))
-        .map_err(sqlite_error(path))?;
+    conn.query_row("SELECT COUNT(*) FROM topics", [], |row| {
+        row.get::<_, i64>(0)
+    })
+    .map_err(sqlite_error(path))?;
     Ok(conn)
 }
 
@@ -94,7 +99,11 @@ impl SqliteSource {
         let mut topics: Vec<(i64, Arc<str>, Arc<str>)> = Vec::new();
         let mut statement = self.conn.prepare("SELECT id, name, type FROM topics")?;
         let rows = statement.query_map([], |row| {
-            Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?))
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+            ))
         })?;
         for row in rows {
             let (id, name, type_name) = row?;
@@ -126,7 +135,9 @@ impl SqliteSource {
     fn fetch(&self, key: Key) -> Result<Record, BagError> {
         let data: Vec<u8> = self
             .conn
-            .query_row("SELECT data FROM messages WHERE id = ?1", [key.id], |row| row.get(0))
+            .query_row("SELECT data FROM messages WHERE id = ?1", [key.id], |row| {
+                row.get(0)
+            })
             .map_err(sqlite_error(&self.path))?;
         let log_time_ns = u64::try_from(key.timestamp).map_err(|_| BagError::Malformed {
             path: self.path.clone(),
