@@ -9,6 +9,7 @@ pub mod bag;
 pub mod detect;
 pub mod embed;
 pub mod enroll;
+pub mod eval;
 pub mod frame;
 pub mod gallery;
 pub mod pipeline;

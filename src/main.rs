@@ -54,6 +54,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Accuracy on a labelled dataset (LFW layout): pair verification and open-set identification.
+    Eval {
+        #[command(subcommand)]
+        command: cli::eval::EvalCommand,
+    },
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -66,6 +71,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             cli::faces::identify(&mut cli.pipeline.pipeline()?, &gallery, &images, annotate.as_deref(), json)
         }
         Command::Compare { a, b, json } => cli::faces::compare(&mut cli.pipeline.pipeline()?, &a, &b, json),
+        Command::Eval { command } => cli::eval::run(&cli.pipeline, command),
     }
 }
 

@@ -1,4 +1,5 @@
 //! The `facerec` command line: one file per subcommand, all thin over the library.
 
 pub mod common;
+pub mod eval;
 pub mod faces;

@@ -1,0 +1,96 @@
+//! The one face an evaluation takes from each dataset photo, and what happens when the detector
+//! finds none. Dataset photos (LFW) show one subject, centred; other people may appear at the
+//! edges. So: among detections at the configured score threshold, take the one whose box centre is
+//! closest to the image centre; if there are none, retry at a lower score threshold (same rule);
+//! if there is still none, the photo has no face and every comparison with it is a rejection
+//! (what the robot would do: no face, no name). Calls `pipeline`; nothing else.
+
+use serde::{Deserialize, Serialize};
+
+use crate::detect::Detection;
+use crate::frame::Frame;
+use crate::pipeline::{Pipeline, PipelineConfig, PipelineError, StageTimings};
+
+/// Score thresholds for picking the evaluated face.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct FacePolicy {
+    /// The detector threshold the user configured (what the node runs with).
+    pub min_score: f32,
+    /// Lower threshold tried when nothing reaches `min_score`.
+    pub retry_min_score: f32,
+}
+
+/// Default of `FacePolicy::retry_min_score`.
+pub const DEFAULT_RETRY_MIN_SCORE: f32 = 0.2;
+
+impl FacePolicy {
+    /// The policy for a configuration, and the configuration to build the pipeline with: its
+    /// detector keeps candidates down to the retry threshold, and the policy applies the
+    /// configured one itself (one detector run per photo serves both tries).
+    pub fn for_config(mut config: PipelineConfig, retry_min_score: f32) -> (Self, PipelineConfig) {
+        let min_score = config.detector.score_threshold;
+        let retry_min_score = retry_min_score.min(min_score);
+        config.detector.score_threshold = retry_min_score;
+        (Self { min_score, retry_min_score }, config)
+    }
+}
+
+/// What an evaluation got from one photo.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum ImageFace {
+    Found {
+        /// Detector score of the face taken.
+        score: f32,
+        /// True when no face reached the configured threshold and this one came from the retry.
+        retried: bool,
+        /// Faces detected at or above the threshold that produced this one.
+        candidates: usize,
+        embedding: Vec<f32>,
+    },
+    /// No face even at the retry threshold (or none that could be aligned).
+    NotFound,
+}
+
+impl ImageFace {
+    pub fn embedding(&self) -> Option<&[f32]> {
+        match self {
+            Self::Found { embedding, .. } => Some(embedding),
+            Self::NotFound => None,
+        }
+    }
+}
+
+/// Index of the detection whose box centre is closest to the frame centre.
+pub fn closest_to_centre(detections: &[&Detection], width: u32, height: u32) -> Option<usize> {
+    let (cx, cy) = (width as f32 / 2.0, height as f32 / 2.0);
+    detections
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let c = d.bbox.center();
+            (i, (c.x - cx).powi(2) + (c.y - cy).powi(2))
+        })
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(i, _)| i)
+}
+
+/// Detects, picks and embeds the evaluated face of one photo. The pipeline must have been built
+/// from the configuration `FacePolicy::for_config` returned.
+pub fn face_for_frame(pipeline: &mut Pipeline, frame: &Frame, policy: &FacePolicy) -> Result<ImageFace, PipelineError> {
+    let (detections, mut timings): (Vec<Detection>, StageTimings) = pipeline.detect(frame)?;
+    let strong: Vec<&Detection> = detections.iter().filter(|d| d.score >= policy.min_score).collect();
+    let weak: Vec<&Detection> = detections.iter().filter(|d| d.score >= policy.retry_min_score).collect();
+    let (pool, retried) = if strong.is_empty() { (weak, true) } else { (strong, false) };
+    let Some(chosen) = closest_to_centre(&pool, frame.width(), frame.height()).and_then(|i| pool.get(i)) else {
+        return Ok(ImageFace::NotFound);
+    };
+    let candidates = pool.len();
+    let detection = (*chosen).clone();
+    let score = detection.score;
+    let mut faces = pipeline.embed_detections(frame, vec![detection], &mut timings)?;
+    Ok(match faces.pop() {
+        Some(face) => ImageFace::Found { score, retried, candidates, embedding: face.embedding },
+        None => ImageFace::NotFound,
+    })
+}
