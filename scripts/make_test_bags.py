@@ -15,6 +15,7 @@ Bags written (see tests/fixtures/bags/README.md for the scenario):
   malformed_mcap/   small frames with broken messages in the middle
   malformed_db3/    the same, sqlite3
   split_mcap/       one bag in two MCAP files (rosbag2 split), metadata lists both
+  zstd_messages_db3/  the split bag's frames in one sqlite3 file, each message zstd-compressed
   unknown_storage/  metadata.yaml with storage_identifier: foo
 and manifest.json: for every bag, every message the writer wrote, in the order a reader must
 yield them, with what a reader must find in it (sizes, encodings, sha256 of the pixel bytes), so
@@ -194,10 +195,13 @@ class BagBuilder:
         # The order a reader must yield: log time, then topic name, then order written.
         return sorted(self.messages, key=lambda m: (m[0], m[1]))
 
-    def write(self, path: Path, storage: StoragePlugin, compress: bool, subset=None) -> None:
+    def write(self, path: Path, storage: StoragePlugin, compress: bool, subset=None,
+              zstd_messages: bool = False) -> None:
         writer = Writer(path, version=9, storage_plugin=storage)
         if compress:
             writer.set_compression(CompressionMode.STORAGE, CompressionFormat.ZSTD)
+        if zstd_messages:
+            writer.set_compression(CompressionMode.MESSAGE, CompressionFormat.ZSTD)
         with writer:
             conns = {
                 name: writer.add_connection(name, msgtype, typestore=TYPESTORE)
@@ -429,7 +433,7 @@ def main() -> None:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     names = ['scenario_mcap', 'scenario_db3', 'malformed_mcap', 'malformed_db3', 'split_mcap',
-             'unknown_storage']
+             'zstd_messages_db3', 'unknown_storage']
     for name in names:
         if (out / name).exists():
             shutil.rmtree(out / name)
@@ -451,6 +455,11 @@ def main() -> None:
     parts_bag, parts = split(args.faces)
     write_split(parts_bag, parts, out / 'split_mcap')
     manifest['bags']['split_mcap'] = parts_bag.manifest()
+
+    # rosbag2 `--compression-mode message --compression-format zstd`: every message compressed.
+    parts_bag.write(out / 'zstd_messages_db3', StoragePlugin.SQLITE3, compress=False,
+                    zstd_messages=True)
+    manifest['bags']['zstd_messages_db3'] = parts_bag.manifest()
 
     write_unknown_storage(out / 'unknown_storage')
     # The photos' licence travels with the pictures cut from them.

@@ -426,3 +426,86 @@ fn truncated_or_corrupt_db3_is_a_clear_error() {
     assert!(matches!(err, BagError::Sqlite { .. }), "{err}");
     assert!(err.to_string().contains("garbage.db3"), "{err}");
 }
+
+/// Rewrites the scenario MCAP with the `mcap` crate's writer: lz4 chunks (rosbags only writes
+/// zstd), small chunks, messages in reverse order. The reader must still give bag-time order.
+#[test]
+fn lz4_chunks_written_out_of_order_read_in_time_order() {
+    let expected = ok_images(&bags().join("scenario_mcap"));
+    let bytes = fs::read(bags().join("scenario_mcap/scenario_mcap.mcap")).unwrap();
+    let mut messages: Vec<mcap::Message> = mcap::MessageStream::new(&bytes)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(messages.len(), 17);
+    messages.reverse();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("reversed_lz4.mcap");
+    let mut writer = mcap::WriteOptions::new()
+        .compression(Some(mcap::Compression::Lz4))
+        .chunk_size(Some(200_000))
+        .profile("ros2")
+        .create(std::io::BufWriter::new(fs::File::create(&path).unwrap()))
+        .unwrap();
+    for message in &messages {
+        writer.write(message).unwrap();
+    }
+    writer.finish().unwrap();
+    drop(writer);
+
+    let reader = BagReader::open(&path).unwrap();
+    assert_eq!(reader.topics().len(), 4);
+    assert_eq!(ok_images(&path), expected);
+
+    // Without its index (cut short), the file is read linearly and sorted: what is left is in
+    // time order, all of it from the original, and one error ends it.
+    let lz4 = fs::read(&path).unwrap();
+    let cut = dir.path().join("reversed_lz4_cut.mcap");
+    fs::write(&cut, &lz4[..lz4.len() * 7 / 10]).unwrap();
+    let items = read_all(&cut);
+    let (last, good) = items.split_last().unwrap();
+    assert!(matches!(last, Err(BagError::Truncated { .. })), "{last:?}");
+    let good: Vec<&BagImage> = good.iter().map(|i| i.as_ref().unwrap()).collect();
+    assert!(
+        !good.is_empty() && good.len() < expected.len(),
+        "{} read",
+        good.len()
+    );
+    assert!(good.iter().all(|g| expected.contains(g)));
+    assert!(good
+        .windows(2)
+        .all(|w| (w[0].log_time_ns, &w[0].topic) < (w[1].log_time_ns, &w[1].topic)));
+}
+
+#[test]
+fn per_message_zstd_compression_is_undone() {
+    let path = bags().join("zstd_messages_db3");
+    let items = read_all(&path);
+    assert_eq!(items.len(), 5);
+    check_against_manifest(&items, "zstd_messages_db3", "zstd_messages_db3.db3");
+
+    // The file alone has no metadata.yaml to say so: each message is a clear error.
+    let items = read_all(&path.join("zstd_messages_db3.db3"));
+    assert_eq!(items.len(), 5);
+    for item in items {
+        let err = item.unwrap_err();
+        assert!(matches!(err, BagError::Malformed { .. }), "{err}");
+        assert!(err.to_string().contains("zstd-compressed"), "{err}");
+    }
+
+    // Whole-file compression is refused when opening, naming the mode.
+    let dir = tempfile::tempdir().unwrap();
+    let meta = fs::read_to_string(path.join("metadata.yaml")).unwrap();
+    assert!(meta.contains("compression_mode: message"));
+    fs::write(
+        dir.path().join("metadata.yaml"),
+        meta.replace("compression_mode: message", "compression_mode: file"),
+    )
+    .unwrap();
+    let err = BagReader::open(dir.path()).unwrap_err();
+    assert!(
+        matches!(err, BagError::UnsupportedCompression { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("'file'"), "{err}");
+}

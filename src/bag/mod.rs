@@ -21,7 +21,11 @@
 //!   messages that could be read and then one `Err` item for that file; other files of the bag
 //!   still come;
 //! - problems with the bag as a whole (missing files, unknown storage, unparsable metadata,
-//!   compressed bags) are errors of [`BagReader::open`].
+//!   whole-file compression) are errors of [`BagReader::open`].
+//!
+//! Compression: MCAP chunks in zstd or lz4, and rosbag2's per-message zstd compression
+//! (`compression_mode: message`, known from metadata.yaml) are undone; whole-file compression
+//! (`compression_mode: file`) is refused.
 //!
 //! Memory: MCAP files with an index (summary) are read chunk by chunk in log-time order; MCAP
 //! files without one (truncated, or written without a summary) are read whole into memory and
@@ -64,8 +68,8 @@ pub enum BagError {
     )]
     UnknownStorage { path: PathBuf, storage: String },
     #[error(
-        "{}: compressed bags (compression_mode '{mode}', format '{format}') are not supported; \
-         decompress it first (e.g. `ros2 bag convert`)",
+        "{}: compression_mode '{mode}' with format '{format}' is not supported (only \
+         per-message zstd); decompress the bag first (e.g. `ros2 bag convert`)",
         path.display()
     )]
     UnsupportedCompression {
@@ -258,6 +262,8 @@ pub struct BagReader {
     storage: Storage,
     files: Vec<PathBuf>,
     topics: Vec<TopicInfo>,
+    /// rosbag2 `compression_mode: message`, `compression_format: zstd`.
+    zstd_messages: bool,
 }
 
 const MCAP_MAGIC: &[u8] = b"\x89MCAP0\r\n";
@@ -345,6 +351,7 @@ impl BagReader {
                 storage,
                 files,
                 topics,
+                zstd_messages: false,
             })
         }
     }
@@ -360,13 +367,17 @@ impl BagReader {
         })?;
         let mode = info.compression_mode.clone().unwrap_or_default();
         let format = info.compression_format.clone().unwrap_or_default();
-        if !mode.is_empty() && !mode.eq_ignore_ascii_case("none") {
-            return Err(BagError::UnsupportedCompression {
-                path: metadata_path,
-                mode,
-                format,
-            });
-        }
+        let zstd_messages = match (mode.to_ascii_lowercase().as_str(), format.as_str()) {
+            ("" | "none", _) => false,
+            ("message", "zstd") => true,
+            _ => {
+                return Err(BagError::UnsupportedCompression {
+                    path: metadata_path,
+                    mode,
+                    format,
+                })
+            }
+        };
         if info.relative_file_paths.is_empty() {
             return Err(BagError::Metadata {
                 path: metadata_path,
@@ -407,6 +418,7 @@ impl BagReader {
             storage,
             files,
             topics,
+            zstd_messages,
         })
     }
 
@@ -460,6 +472,7 @@ impl BagReader {
             storage,
             files,
             topics,
+            zstd_messages: false,
         })
     }
 
@@ -507,6 +520,7 @@ impl BagReader {
         }
         Ok(Images {
             files: self.files.clone(),
+            zstd_messages: self.zstd_messages,
             heads: sources.iter().map(|_| Head::Empty).collect(),
             sources,
         })
@@ -591,6 +605,7 @@ enum Head {
 /// Made by [`BagReader::images`].
 pub struct Images {
     files: Vec<PathBuf>,
+    zstd_messages: bool,
     sources: Vec<Box<dyn Source>>,
     heads: Vec<Head>,
 }
@@ -648,11 +663,32 @@ impl Iterator for Images {
             Err(e) => return Some(Err(e)),
         };
         let path = self.files.get(file).cloned().unwrap_or_default();
-        Some(decode_record(path, record))
+        Some(decode_record(path, record, self.zstd_messages))
     }
 }
 
-fn decode_record(path: PathBuf, record: Record) -> Result<BagImage, BagError> {
+/// Largest message accepted after decompression (a 16384 x 16384 rgba8 image is 1 GiB).
+const MAX_MESSAGE_BYTES: u64 = 1 << 30;
+
+/// Undoes rosbag2's per-message zstd compression, refusing output over [`MAX_MESSAGE_BYTES`].
+fn unzstd(data: &[u8]) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let decoder = zstd::stream::read::Decoder::new(data)
+        .map_err(|e| format!("zstd decompression failed: {e}"))?;
+    let mut out = Vec::new();
+    decoder
+        .take(MAX_MESSAGE_BYTES + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| format!("zstd decompression failed: {e}"))?;
+    if out.len() as u64 > MAX_MESSAGE_BYTES {
+        return Err(format!(
+            "decompresses to more than {MAX_MESSAGE_BYTES} bytes"
+        ));
+    }
+    Ok(out)
+}
+
+fn decode_record(path: PathBuf, record: Record, zstd_messages: bool) -> Result<BagImage, BagError> {
     let malformed = |reason: String| BagError::Malformed {
         path: path.clone(),
         topic: record.topic.to_string(),
@@ -663,9 +699,16 @@ fn decode_record(path: PathBuf, record: Record) -> Result<BagImage, BagError> {
     let Some(kind) = ImageKind::from_type_name(&record.type_name) else {
         return Err(malformed("not an image type".to_owned()));
     };
+    let decompressed;
+    let bytes = if zstd_messages {
+        decompressed = unzstd(&record.data).map_err(malformed)?;
+        &decompressed
+    } else {
+        &record.data
+    };
     let (header, payload) = match kind {
         ImageKind::Raw => {
-            let m: msg::Image = msg::decode(&record.data).map_err(malformed)?;
+            let m: msg::Image = msg::decode(bytes).map_err(malformed)?;
             let payload = ImagePayload::Raw {
                 width: m.width,
                 height: m.height,
@@ -677,7 +720,7 @@ fn decode_record(path: PathBuf, record: Record) -> Result<BagImage, BagError> {
             (m.header, payload)
         }
         ImageKind::Compressed => {
-            let m: msg::CompressedImage = msg::decode(&record.data).map_err(malformed)?;
+            let m: msg::CompressedImage = msg::decode(bytes).map_err(malformed)?;
             (
                 m.header,
                 ImagePayload::Compressed {

@@ -73,6 +73,9 @@ pub(crate) struct CompressedImage {
     pub data: Vec<u8>,
 }
 
+/// The first bytes of a zstd frame (rosbag2 per-message compression).
+const ZSTD_MAGIC: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
+
 /// Decodes one serialized message (encapsulation header + CDR body) into `T`.
 ///
 /// Accepted encapsulations: plain CDR (`00 00` big endian, `00 01` little endian) and plain
@@ -89,6 +92,13 @@ pub(crate) fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, St
     let (value, consumed) = match [kind_hi, kind_lo] {
         [0x00, 0x00] | [0x00, 0x06] => cdr_encoding::from_bytes::<T, byteorder::BigEndian>(body),
         [0x00, 0x01] | [0x00, 0x07] => cdr_encoding::from_bytes::<T, byteorder::LittleEndian>(body),
+        _ if bytes.starts_with(ZSTD_MAGIC) => {
+            return Err(
+                "the message is zstd-compressed, but the bag's metadata.yaml does not \
+                        say so (open the bag directory rather than the file)"
+                    .to_owned(),
+            )
+        }
         [a, b] => {
             return Err(format!(
                 "unsupported CDR encapsulation {a:02x} {b:02x} (expected 00 00/00 01 plain CDR)"
