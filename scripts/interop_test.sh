@@ -6,7 +6,10 @@
 #      rebuilt only when their inputs change;
 #   3. the committed CDR fixtures are what rosbags makes from msg/ and srv/
 #      (make_cdr_fixtures.py --check), and real rclpy + rmw_fastrtps reads and
-#      writes the same layout (check_cdr_rclpy.py), for each wheel set.
+#      writes the same layout (check_cdr_rclpy.py), for each wheel set;
+#   4. the committed --ros-args/params-file fixtures are what rcl does
+#      (make_args_fixtures.py --check, Jazzy rclpy), inside a network namespace
+#      that holds only loopback (creating rclpy nodes starts DDS discovery).
 # Usage: scripts/interop_test.sh [jazzy|new ...]   (default: jazzy new)
 set -eo pipefail
 
@@ -75,6 +78,14 @@ for set in "${SETS[@]}"; do
   tail -1 "$ROOT/.cache/cdr-rclpy-$set.log"
   [[ $status == 0 ]] || grep -v '^ok ' "$ROOT/.cache/cdr-rclpy-$set.log" | tail -20
   result "CDR fixtures read and written by real rclpy/rmw_fastrtps ($set)" "$status"
+
+  if [[ $set == jazzy ]]; then
+    status=0
+    in_ros "$set" unshare -n sh -c 'ip link set lo up && exec python tests/interop/make_args_fixtures.py --check' \
+      >"$ROOT/.cache/ros-args-$set.log" 2>&1 || status=$?
+    grep -v '^\[' "$ROOT/.cache/ros-args-$set.log" | tail -3
+    result "--ros-args, params files and remaps resolve as rcl does ($set rclpy)" "$status"
+  fi
 done
 
 echo

@@ -59,6 +59,15 @@ pub struct ParamOverride {
     pub value: ParameterValue,
 }
 
+/// Where parameters come from, in command-line order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParamSource {
+    /// `--params-file PATH`.
+    File(PathBuf),
+    /// `-p [node:]name:=value`.
+    Override(ParamOverride),
+}
+
 /// The ROS part of a command line (everything between `--ros-args` and `--` or the end;
 /// there may be several such sections).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -69,10 +78,9 @@ pub struct RosArgs {
     pub namespace: Option<(Option<String>, String)>,
     /// Topic and service remaps, in command-line order.
     pub remaps: Vec<Remap>,
-    /// `--params-file` paths, in order (later files win).
-    pub params_files: Vec<PathBuf>,
-    /// `-p` overrides, in order (they win over every file).
-    pub params: Vec<ParamOverride>,
+    /// `--params-file` and `-p`, in command-line order (see [`Params::for_node`] for
+    /// how they combine).
+    pub param_sources: Vec<ParamSource>,
     /// `--log-level` rules: (logger name or `None` for the default, level in lower case).
     pub log_levels: Vec<(Option<String>, String)>,
     /// Arguments outside `--ros-args` sections, for the program itself.
@@ -110,11 +118,11 @@ impl RosArgs {
                 }
                 "-p" | "--param" => {
                     let rule = value_of(&arg)?;
-                    out.params.push(parse_param_rule(&rule)?);
+                    out.param_sources.push(ParamSource::Override(parse_param_rule(&rule)?));
                 }
                 "--params-file" => {
                     let path = value_of(&arg)?;
-                    out.params_files.push(PathBuf::from(path));
+                    out.param_sources.push(ParamSource::File(PathBuf::from(path)));
                 }
                 "--log-level" => {
                     let rule = value_of(&arg)?;
@@ -291,31 +299,40 @@ pub struct Params {
     values: BTreeMap<String, ParameterValue>,
 }
 
-impl Params {
-    /// Gathers the parameters for the node `node_fqn` (e.g. `/robot/facerec`): every
-    /// `--params-file` in order, then every `-p` override that applies to it.
-    pub fn for_node(args: &RosArgs, node_name: &str, node_fqn: &str) -> Result<Self, ParamsError> {
-        let mut params = Params::default();
-        for path in &args.params_files {
-            let text = std::fs::read_to_string(path)
-                .map_err(|source| ParamsError::ReadFile { path: path.clone(), source })?;
-            params.merge_yaml(&text, node_fqn, path)?;
-        }
-        for p in &args.params {
-            let applies = match &p.node {
-                None => true,
-                Some(n) => n == node_name || n == node_fqn || node_pattern_matches(n, node_fqn),
-            };
-            if applies {
-                params.values.insert(p.name.clone(), p.value.clone());
-            }
-        }
-        Ok(params)
+/// Parameters by node-name pattern, the way rcl stores them before a node picks its own:
+/// one entry per pattern in order of first appearance; a params file appends to its
+/// pattern's entry, a `-p` replaces the first value of that name in its entry (or appends).
+#[derive(Debug, Default)]
+struct ParamTable {
+    entries: Vec<(String, Vec<(String, ParameterValue)>)>,
+}
+
+impl ParamTable {
+    fn entry_mut(&mut self, pattern: &str) -> Option<&mut Vec<(String, ParameterValue)>> {
+        self.entries.iter_mut().find(|(p, _)| p == pattern).map(|(_, values)| values)
     }
 
-    /// Merges a params-file (YAML text) into these parameters, taking the sections whose
-    /// node key matches `node_fqn` (`/**`, `/*/name`, `name`, `/ns/name`, ...), in file order.
-    pub fn merge_yaml(&mut self, text: &str, node_fqn: &str, path: &Path) -> Result<(), ParamsError> {
+    fn append(&mut self, pattern: &str, values: Vec<(String, ParameterValue)>) {
+        let pattern = normalize_node_key(pattern);
+        match self.entry_mut(&pattern) {
+            Some(entry) => entry.extend(values),
+            None => self.entries.push((pattern, values)),
+        }
+    }
+
+    fn add_override(&mut self, p: &ParamOverride) {
+        let pattern = normalize_node_key(p.node.as_deref().unwrap_or("/**"));
+        let Some(entry) = self.entry_mut(&pattern) else {
+            self.entries.push((pattern, vec![(p.name.clone(), p.value.clone())]));
+            return;
+        };
+        match entry.iter_mut().find(|(name, _)| *name == p.name) {
+            Some((_, value)) => *value = p.value.clone(),
+            None => entry.push((p.name.clone(), p.value.clone())),
+        }
+    }
+
+    fn add_file(&mut self, text: &str, path: &Path) -> Result<(), ParamsError> {
         let bad = |why: String| ParamsError::BadFile { path: path.to_owned(), why };
         let doc: Value = serde_yaml_ng::from_str(text).map_err(|e| bad(format!("not YAML: {e}")))?;
         let Value::Mapping(top) = doc else {
@@ -323,16 +340,15 @@ impl Params {
         };
         for (key, section) in &top {
             let key = key.as_str().ok_or_else(|| bad("node names must be strings".to_owned()))?;
-            self.merge_node_section(key, section, node_fqn, &bad)?;
+            self.add_node_section(key, section, &bad)?;
         }
         Ok(())
     }
 
-    fn merge_node_section(
+    fn add_node_section(
         &mut self,
         key: &str,
         section: &Value,
-        node_fqn: &str,
         bad: &dyn Fn(String) -> ParamsError,
     ) -> Result<(), ParamsError> {
         let Value::Mapping(map) = section else {
@@ -341,21 +357,61 @@ impl Params {
         for (child_key, child) in map {
             let child_key = child_key.as_str().ok_or_else(|| bad(format!("non-string key in {key:?}")))?;
             if child_key == "ros__parameters" {
-                if node_pattern_matches(key, node_fqn) {
-                    let mut flat = Vec::new();
-                    flatten("", child, &mut flat, bad)?;
-                    for (name, value) in flat {
-                        let value = value_from_yaml(&name, value)?;
-                        self.values.insert(name, value);
-                    }
+                let mut flat = Vec::new();
+                flatten("", child, &mut flat, bad)?;
+                let mut values = Vec::with_capacity(flat.len());
+                for (name, value) in flat {
+                    let value = value_from_yaml(&name, value)?;
+                    values.push((name, value));
                 }
+                self.append(key, values);
             } else {
                 // Namespaces may be nested: `robot: { facerec: { ros__parameters: ... } }`.
                 let joined = format!("{}/{}", key.trim_end_matches('/'), child_key);
-                self.merge_node_section(&joined, child, node_fqn, bad)?;
+                self.add_node_section(&joined, child, bad)?;
             }
         }
         Ok(())
+    }
+
+    fn for_node(&self, node_fqn: &str) -> Params {
+        let mut params = Params::default();
+        for (pattern, values) in &self.entries {
+            if node_pattern_matches(pattern, node_fqn) {
+                for (name, value) in values {
+                    params.values.insert(name.clone(), value.clone());
+                }
+            }
+        }
+        params
+    }
+}
+
+fn normalize_node_key(key: &str) -> String {
+    format!("/{}", key.trim_matches('/'))
+}
+
+impl Params {
+    /// Gathers the parameters for the node `node_fqn` (e.g. `/robot/facerec`) exactly as
+    /// rcl/rclcpp/rclpy do (checked against rclpy in `tests/ros_params.rs`): sections of
+    /// `--params-file`s and `-p` rules (which count as a `/**` section, or as the section
+    /// `/node` with a `node:` prefix) are collected per node pattern in order of first
+    /// appearance; the node takes every matching pattern's values in that order, later
+    /// values winning. So a `-p` does not beat a params-file section that names the node.
+    /// Only the fully qualified name matters; `_node_name` is not consulted.
+    pub fn for_node(args: &RosArgs, _node_name: &str, node_fqn: &str) -> Result<Self, ParamsError> {
+        let mut table = ParamTable::default();
+        for source in &args.param_sources {
+            match source {
+                ParamSource::File(path) => {
+                    let text = std::fs::read_to_string(path)
+                        .map_err(|source| ParamsError::ReadFile { path: path.clone(), source })?;
+                    table.add_file(&text, path)?;
+                }
+                ParamSource::Override(p) => table.add_override(p),
+            }
+        }
+        Ok(table.for_node(node_fqn))
     }
 
     /// Sets or replaces one parameter.
@@ -737,8 +793,15 @@ mod tests {
         assert_eq!(a.node_name, Some((None, "face_node".to_owned())));
         assert_eq!(a.namespace, Some((None, "/robot".to_owned())));
         assert_eq!(a.remaps, vec![Remap { node: None, from: "image".into(), to: "/head/image_raw".into() }]);
-        assert_eq!(a.params_files, vec![PathBuf::from("/tmp/x.yaml")]);
-        let p: Vec<_> = a.params.iter().map(|p| (p.name.as_str(), p.value.clone())).collect();
+        assert_eq!(a.param_sources.last(), Some(&ParamSource::File(PathBuf::from("/tmp/x.yaml"))));
+        let p: Vec<_> = a
+            .param_sources
+            .iter()
+            .filter_map(|s| match s {
+                ParamSource::Override(p) => Some((p.name.as_str(), p.value.clone())),
+                ParamSource::File(_) => None,
+            })
+            .collect();
         assert_eq!(
             p,
             vec![
@@ -852,7 +915,8 @@ robot:
         assert_eq!(p.get_bool("publish_annotated").unwrap(), Some(true));
         assert_eq!(p.get_str("detector.model").unwrap(), Some("retinaface.onnx"));
         assert_eq!(p.get_u32("detector.input_size").unwrap(), Some(320));
-        assert_eq!(p.get_i64("threads").unwrap(), Some(4));
+        // `facerec:` names the node /facerec, not /robot/facerec.
+        assert_eq!(p.get_i64("threads").unwrap(), Some(2));
         assert!(p.get_bool("match_threshold").is_err());
         assert_eq!(p.get_str("missing").unwrap(), None);
 
@@ -860,6 +924,7 @@ robot:
         let q = Params::for_node(&a, "facerec", "/facerec").unwrap();
         assert_eq!(q.get_f64("match_threshold").unwrap(), Some(0.3));
         assert_eq!(q.get_bool("publish_annotated").unwrap(), None);
+        assert_eq!(q.get_i64("threads").unwrap(), Some(4));
         // Integers read as floats where a float is asked for.
         assert_eq!(q.get_f64("detector.input_size").unwrap(), Some(320.0));
     }
@@ -878,10 +943,11 @@ robot:
         {
             let path = dir.path().join(format!("{i}.yaml"));
             std::fs::write(&path, text).unwrap();
-            let a = RosArgs { params_files: vec![path], ..RosArgs::default() };
+            let a = RosArgs { param_sources: vec![ParamSource::File(path)], ..RosArgs::default() };
             assert!(Params::for_node(&a, "facerec", "/facerec").is_err(), "{text}");
         }
-        let missing = RosArgs { params_files: vec![dir.path().join("nope.yaml")], ..RosArgs::default() };
+        let missing =
+            RosArgs { param_sources: vec![ParamSource::File(dir.path().join("nope.yaml"))], ..RosArgs::default() };
         assert!(matches!(Params::for_node(&missing, "n", "/n"), Err(ParamsError::ReadFile { .. })));
     }
 
