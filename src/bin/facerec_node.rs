@@ -1,0 +1,81 @@
+//! `facerec_node`: the face-recognition ROS 2 node.
+//!
+//! `facerec_node --ros-args --params-file config/facerec.yaml -p gallery:=/tmp/g.yaml -r __ns:=/robot`
+//! Parameters, remaps and `--log-level` follow ROS 2's `--ros-args` rules; `ROS_DOMAIN_ID`,
+//! `ROS_LOCALHOST_ONLY` and `RMW_IMPLEMENTATION` are honoured. Runs until Ctrl-C or SIGTERM.
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use facerec::ros::{RosArgs, RosEnv};
+
+const USAGE: &str = "\
+facerec_node: face recognition for ROS 2 (cameras in, named boxes out, enroll/forget/list_people services)
+
+usage: facerec_node [--help] [--version] [--ros-args [-r from:=to] [-p name:=value] [--params-file FILE] [--log-level LEVEL]]
+
+Publishes ~/detections (vision_msgs/Detection2DArray), ~/faces (facerec/FaceArray), ~/annotated
+(sensor_msgs/Image, when publish_annotated is true) and /diagnostics; serves ~/enroll, ~/forget,
+~/list_people. Parameters are described in config/facerec.yaml. Environment: ROS_DOMAIN_ID,
+ROS_LOCALHOST_ONLY, ROS_AUTOMATIC_DISCOVERY_RANGE, RMW_IMPLEMENTATION (service wire mapping),
+RUST_LOG (overrides --log-level).";
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = ctrl_c.await;
+        }
+    }
+}
+
+fn run() -> anyhow::Result<()> {
+    let args = RosArgs::parse(std::env::args().skip(1)).context("command line")?;
+    if let Some(arg) = args.other.first() {
+        match arg.as_str() {
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return Ok(());
+            }
+            "-V" | "--version" => {
+                println!("facerec_node {}", env!("CARGO_PKG_VERSION"));
+                return Ok(());
+            }
+            other => anyhow::bail!("unexpected argument {other:?} (ROS arguments go after --ros-args; see --help)"),
+        }
+    }
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .or_else(|| args.log_filter())
+        .unwrap_or_else(|| "info".to_owned());
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .init();
+    let env = RosEnv::from_process().context("ROS environment")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("facerec-ros")
+        .build()
+        .context("tokio runtime")?;
+    runtime.block_on(facerec::ros::node::run(args, env, shutdown_signal()))?;
+    // DDS and worker threads have been told to stop; do not wait on stragglers.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("facerec_node: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! Counters behind `/diagnostics`: per camera the frames received, processed, replaced before
+//! processing (dropped) and malformed, the processing latency, and rate-limited warnings; turned
+//! into `diagnostic_msgs/DiagnosticStatus` entries once per diagnostics period.
+//!
+//! Pure bookkeeping behind a mutex; no I/O besides `tracing` warnings.
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::ros::msgs::{DiagnosticStatus, KeyValue};
+
+/// Shortest time between two warnings about bad frames of one camera.
+pub const WARN_INTERVAL: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Default, Clone)]
+struct Window {
+    received: u64,
+    processed: u64,
+    latency_sum: Duration,
+    latency_max: Duration,
+    pipeline_sum: Duration,
+}
+
+#[derive(Debug, Clone)]
+struct Camera {
+    topic: String,
+    received: u64,
+    processed: u64,
+    dropped: u64,
+    malformed: u64,
+    failed: u64,
+    last_faces: usize,
+    last_error: Option<String>,
+    last_warn: Option<Instant>,
+    suppressed: u64,
+    window: Window,
+}
+
+/// Per-camera counters.
+pub struct Stats {
+    cameras: Mutex<Vec<Camera>>,
+}
+
+fn kv(key: &str, value: impl ToString) -> KeyValue {
+    KeyValue { key: key.to_owned(), value: value.to_string() }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1}", d.as_secs_f64() * 1e3)
+}
+
+impl Stats {
+    pub fn new(topics: &[String]) -> Self {
+        let cameras = topics
+            .iter()
+            .map(|t| Camera {
+                topic: t.clone(),
+                received: 0,
+                processed: 0,
+                dropped: 0,
+                malformed: 0,
+                failed: 0,
+                last_faces: 0,
+                last_error: None,
+                last_warn: None,
+                suppressed: 0,
+                window: Window::default(),
+            })
+            .collect();
+        Self { cameras: Mutex::new(cameras) }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<Camera>> {
+        self.cameras.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn with(&self, camera: usize, f: impl FnOnce(&mut Camera)) {
+        if let Some(c) = self.lock().get_mut(camera) {
+            f(c);
+        }
+    }
+
+    /// A message arrived; `replaced` when it pushed out a frame never processed.
+    pub fn received(&self, camera: usize, replaced: bool) {
+        self.with(camera, |c| {
+            c.received += 1;
+            c.window.received += 1;
+            if replaced {
+                c.dropped += 1;
+            }
+        });
+    }
+
+    /// A frame went through the pipeline; `latency` from arrival to outputs handed over.
+    pub fn processed(&self, camera: usize, faces: usize, latency: Duration, pipeline: Duration) {
+        self.with(camera, |c| {
+            c.processed += 1;
+            c.last_faces = faces;
+            c.window.processed += 1;
+            c.window.latency_sum += latency;
+            c.window.latency_max = c.window.latency_max.max(latency);
+            c.window.pipeline_sum += pipeline;
+        });
+    }
+
+    /// A message could not be read (bad sizes, encoding, undecodable data, bad CDR). Logs a
+    /// warning at most every [`WARN_INTERVAL`] per camera.
+    pub fn malformed(&self, camera: usize, error: &str) {
+        self.bad(camera, error, true);
+    }
+
+    /// The pipeline failed on a frame (an ONNX Runtime error). Logged like `malformed`.
+    pub fn failed(&self, camera: usize, error: &str) {
+        self.bad(camera, error, false);
+    }
+
+    fn bad(&self, camera: usize, error: &str, malformed: bool) {
+        let now = Instant::now();
+        let mut warn = None;
+        self.with(camera, |c| {
+            if malformed {
+                c.malformed += 1;
+            } else {
+                c.failed += 1;
+            }
+            c.last_error = Some(error.to_owned());
+            if c.last_warn.is_none_or(|t| now.duration_since(t) >= WARN_INTERVAL) {
+                c.last_warn = Some(now);
+                warn = Some((c.topic.clone(), std::mem::take(&mut c.suppressed)));
+            } else {
+                c.suppressed += 1;
+            }
+        });
+        if let Some((topic, suppressed)) = warn {
+            let what = if malformed { "dropped a malformed image" } else { "face pipeline failed on an image" };
+            if suppressed > 0 {
+                tracing::warn!("{topic}: {what}: {error} ({suppressed} more since the last warning)");
+            } else {
+                tracing::warn!("{topic}: {what}: {error}");
+            }
+        }
+    }
+
+    /// Totals of one camera: (received, processed, dropped, malformed).
+    pub fn totals(&self, camera: usize) -> Option<(u64, u64, u64, u64)> {
+        self.lock().get(camera).map(|c| (c.received, c.processed, c.dropped, c.malformed))
+    }
+
+    /// One status per camera for the window since the last call (which `period` long), and
+    /// starts a new window.
+    pub fn statuses(&self, period: Duration, node: &str) -> Vec<DiagnosticStatus> {
+        let secs = period.as_secs_f64().max(1e-3);
+        let mut cameras = self.lock();
+        cameras
+            .iter_mut()
+            .map(|c| {
+                let w = std::mem::take(&mut c.window);
+                let (level, message) = if c.received == 0 {
+                    (DiagnosticStatus::STALE, "no images received yet".to_owned())
+                } else if w.received == 0 {
+                    (DiagnosticStatus::WARN, "no images in the last period".to_owned())
+                } else if c.malformed + c.failed > 0 && c.processed == 0 {
+                    (DiagnosticStatus::ERROR, c.last_error.clone().unwrap_or_default())
+                } else {
+                    (DiagnosticStatus::OK, "processing".to_owned())
+                };
+                let mean = |sum: Duration| if w.processed > 0 { sum / w.processed as u32 } else { Duration::ZERO };
+                let mut values = vec![
+                    kv("topic", &c.topic),
+                    kv("received_hz", format!("{:.2}", w.received as f64 / secs)),
+                    kv("processed_hz", format!("{:.2}", w.processed as f64 / secs)),
+                    kv("latency_ms_mean", ms(mean(w.latency_sum))),
+                    kv("latency_ms_max", ms(w.latency_max)),
+                    kv("pipeline_ms_mean", ms(mean(w.pipeline_sum))),
+                    kv("received", c.received),
+                    kv("processed", c.processed),
+                    kv("dropped", c.dropped),
+                    kv("malformed", c.malformed),
+                    kv("failed", c.failed),
+                    kv("faces_last_frame", c.last_faces),
+                ];
+                if let Some(e) = &c.last_error {
+                    values.push(kv("last_error", e));
+                }
+                DiagnosticStatus {
+                    level,
+                    name: format!("{node}: camera {}", c.topic),
+                    message,
+                    hardware_id: c.topic.clone(),
+                    values,
+                }
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn value<'a>(s: &'a DiagnosticStatus, key: &str) -> &'a str {
+        s.values.iter().find(|v| v.key == key).map_or("", |v| v.value.as_str())
+    }
+
+    #[test]
+    fn counters_and_windows() {
+        let s = Stats::new(&["/a".to_owned(), "/b".to_owned()]);
+        s.received(0, false);
+        s.received(0, true);
+        s.received(0, false);
+        s.processed(0, 2, Duration::from_millis(30), Duration::from_millis(20));
+        s.processed(0, 1, Duration::from_millis(50), Duration::from_millis(40));
+        s.malformed(0, "bad step");
+        s.malformed(0, "bad step again");
+        s.received(7, false); // unknown camera: ignored
+        assert_eq!(s.totals(0), Some((3, 2, 1, 2)));
+
+        let st = s.statuses(Duration::from_secs(2), "/facerec");
+        assert_eq!(st.len(), 2);
+        let a = &st[0];
+        assert_eq!(a.level, DiagnosticStatus::OK);
+        assert_eq!(a.name, "/facerec: camera /a");
+        assert_eq!(value(a, "received_hz"), "1.50");
+        assert_eq!(value(a, "processed_hz"), "1.00");
+        assert_eq!(value(a, "latency_ms_mean"), "40.0");
+        assert_eq!(value(a, "latency_ms_max"), "50.0");
+        assert_eq!(value(a, "pipeline_ms_mean"), "30.0");
+        assert_eq!(value(a, "dropped"), "1");
+        assert_eq!(value(a, "malformed"), "2");
+        assert_eq!(value(a, "faces_last_frame"), "1");
+        assert_eq!(value(a, "last_error"), "bad step again");
+        assert_eq!(st[1].level, DiagnosticStatus::STALE);
+
+        // The next window starts empty; totals stay.
+        let st = s.statuses(Duration::from_secs(1), "/facerec");
+        assert_eq!(st[0].level, DiagnosticStatus::WARN);
+        assert_eq!(value(&st[0], "received_hz"), "0.00");
+        assert_eq!(value(&st[0], "received"), "3");
+    }
+
+    #[test]
+    fn only_malformed_input_is_an_error() {
+        let s = Stats::new(&["/a".to_owned()]);
+        s.received(0, false);
+        s.malformed(0, "unsupported image encoding 'yuv422'");
+        let st = s.statuses(Duration::from_secs(1), "/n");
+        assert_eq!(st[0].level, DiagnosticStatus::ERROR);
+        assert!(st[0].message.contains("yuv422"));
+    }
+}
