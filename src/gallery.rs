@@ -237,6 +237,34 @@ impl Gallery {
         Ok(())
     }
 
+    /// As `add` for many people at once, rebuilding the match index once (for large galleries).
+    /// Nothing is added when any name or vector is invalid.
+    pub fn add_many(&mut self, people: Vec<(String, Vec<Vec<f32>>)>) -> Result<(), GalleryError> {
+        for (name, embeddings) in &people {
+            validate_name(name)?;
+            if embeddings.is_empty() {
+                return Err(GalleryError::NoEmbeddings(name.clone()));
+            }
+            for v in embeddings {
+                self.check_vector(v)?;
+            }
+        }
+        let mut index: std::collections::HashMap<String, usize> =
+            self.people.iter().enumerate().map(|(i, p)| (p.name.clone(), i)).collect();
+        for (name, embeddings) in people {
+            let normalized = embeddings.iter().map(|v| crate::embed::normalize(v));
+            match index.get(&name).and_then(|&i| self.people.get_mut(i)) {
+                Some(person) => person.embeddings.extend(normalized),
+                None => {
+                    index.insert(name.clone(), self.people.len());
+                    self.people.push(PersonRecord { name, embeddings: normalized.collect() });
+                }
+            }
+        }
+        self.rebuild_index();
+        Ok(())
+    }
+
     /// Removes a person and every stored vector; returns how many vectors went (0: not known).
     pub fn remove(&mut self, name: &str) -> usize {
         let before = self.vector_count();
@@ -353,6 +381,28 @@ mod tests {
         assert!((m.runner_up.expect("bob") - 0.6).abs() < 1e-6);
         assert_eq!(g.remove("ann"), 2);
         assert_eq!(g.best_match(&[0.8, 0.6, 0.0]).map(|m| m.name), Some("bob".to_owned()));
+    }
+
+    #[test]
+    fn add_many_equals_repeated_add_and_is_all_or_nothing() {
+        let people = vec![
+            ("ann".to_owned(), vec![vec![1.0, 0.0, 0.0]]),
+            ("bob".to_owned(), vec![vec![0.0, 2.0, 0.0]]),
+            ("ann".to_owned(), vec![vec![0.0, 0.0, 3.0]]),
+        ];
+        let mut one_by_one = Gallery::in_memory();
+        one_by_one.bind_model(&tag("a")).expect("bind");
+        for (name, v) in people.clone() {
+            one_by_one.add(&name, v).expect("add");
+        }
+        let mut bulk = Gallery::in_memory();
+        bulk.bind_model(&tag("a")).expect("bind");
+        bulk.add_many(people).expect("add_many");
+        assert_eq!(bulk.people().collect::<Vec<_>>(), one_by_one.people().collect::<Vec<_>>());
+        assert_eq!((bulk.matrix.clone(), bulk.owners.clone()), (one_by_one.matrix.clone(), one_by_one.owners.clone()));
+        let bad = vec![("cy".to_owned(), vec![vec![1.0, 0.0, 0.0]]), ("dee".to_owned(), vec![vec![1.0, 0.0]])];
+        assert!(bulk.add_many(bad).is_err());
+        assert_eq!(bulk.len(), 2);
     }
 
     #[test]

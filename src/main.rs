@@ -59,6 +59,9 @@ enum Command {
         #[command(subcommand)]
         command: cli::eval::EvalCommand,
     },
+    /// Time every stage on composed frames, the overhead over bare ONNX Runtime calls, and
+    /// gallery matching at scale.
+    Bench(cli::bench::BenchArgs),
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -72,6 +75,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Compare { a, b, json } => cli::faces::compare(&mut cli.pipeline.pipeline()?, &a, &b, json),
         Command::Eval { command } => cli::eval::run(&cli.pipeline, command),
+        Command::Bench(args) => cli::bench::run(&cli.pipeline, &args),
     }
 }
 

@@ -1,5 +1,6 @@
 //! The `facerec` command line: one file per subcommand, all thin over the library.
 
+pub mod bench;
 pub mod common;
 pub mod eval;
 pub mod faces;
