@@ -3,7 +3,8 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use facerec::eval::faces::ImageFace;
+use facerec::detect::{BBox, Detection, Point};
+use facerec::eval::faces::{central_subject, ImageFace};
 use facerec::eval::identify::{self, operating_point, threshold_for_stranger_rate, Probe};
 use facerec::eval::metrics::{best_threshold, histogram, kfold, roc_auc, roc_curve, tar_at_far, Confusion, Scored};
 use facerec::eval::protocol::Person;
@@ -154,7 +155,7 @@ fn a_pair_without_a_face_is_rejected_at_every_threshold() {
 }
 
 fn face(v: &[f32]) -> ImageFace {
-    ImageFace::Found { score: 0.9, retried: false, candidates: 1, embedding: v.to_vec() }
+    ImageFace::Found { score: 0.9, retried: false, candidates: 1, bbox: BBox { x: 0.0, y: 0.0, width: 1.0, height: 1.0 }, embedding: v.to_vec() }
 }
 
 #[test]
@@ -212,4 +213,27 @@ fn identification_protocol_enrolls_first_photo_with_a_face() {
     assert!(close(r.at_configured_threshold.stranger_acceptance, 1.0));
     assert!(close(r.at_configured_threshold.known_identified, 2.0 / 3.0));
     assert!(close(r.at_configured_threshold.known_rejected, 1.0 / 3.0));
+}
+
+#[test]
+fn the_central_subject_beats_a_weak_box_nearer_the_centre() {
+    // LFW Diane_Green_0001 (250x250) as RetinaFace saw it: the subject (score 1.00), a face to the
+    // upper left (0.98), and a 0.62 box spanning both whose centre is nearest the image centre.
+    let d = |x: f32, y: f32, w: f32, h: f32, score: f32| Detection {
+        bbox: BBox { x, y, width: w, height: h },
+        score,
+        landmarks: [Point { x: 0.0, y: 0.0 }; 5],
+    };
+    let dets = [d(96.0, 71.0, 99.0, 131.0, 1.0), d(47.0, 37.0, 73.0, 104.0, 0.98), d(72.0, 49.0, 82.0, 125.0, 0.62)];
+    let refs: Vec<&Detection> = dets.iter().collect();
+    assert_eq!(central_subject(&refs, 250, 250), Some(0));
+    // A small face exactly at the centre loses to a large one slightly off it...
+    let dets = [d(115.0, 115.0, 20.0, 20.0, 0.9), d(70.0, 80.0, 120.0, 120.0, 0.9)];
+    let refs: Vec<&Detection> = dets.iter().collect();
+    assert_eq!(central_subject(&refs, 250, 250), Some(1));
+    // ...but a large face far in a corner loses to a central one.
+    let dets = [d(0.0, 0.0, 90.0, 90.0, 1.0), d(85.0, 85.0, 80.0, 80.0, 0.9)];
+    let refs: Vec<&Detection> = dets.iter().collect();
+    assert_eq!(central_subject(&refs, 250, 250), Some(1));
+    assert_eq!(central_subject(&[], 250, 250), None);
 }

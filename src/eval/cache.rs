@@ -18,7 +18,7 @@ use super::EvalError;
 use crate::pipeline::Pipeline;
 use crate::runtime::file_sha256;
 
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 
 /// Everything the cached results depend on, written into the cache file for people to read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -35,6 +35,8 @@ pub struct CacheSetting {
     pub detector_input_size: u32,
     pub detector_nms_iou: f32,
     pub policy: FacePolicy,
+    /// Which detection is taken when a photo has several.
+    pub selection: String,
 }
 
 impl CacheSetting {
@@ -56,6 +58,7 @@ impl CacheSetting {
             detector_input_size: config.detector.input_size,
             detector_nms_iou: config.detector.nms_iou,
             policy: *policy,
+            selection: super::faces::SELECTION_RULE.to_owned(),
         })
     }
 

@@ -79,7 +79,7 @@ impl Panel {
             self.y0,
             self.y0 + self.h
         );
-        let _ = writeln!(svg, r#"<text x="{:.1}" y="{:.1}" font-size="11" fill="{color}">{}</text>"#, px + 4.0, self.y0 + 14.0, esc(label));
+        let _ = writeln!(svg, r#"<text x="{:.1}" y="{:.1}" font-size="11" fill="{color}">{}</text>"#, px + 4.0, self.y0 + 0.45 * self.h, esc(label));
     }
 
     /// Legend with its top-left corner at canvas point (x, y).
@@ -115,9 +115,14 @@ fn linear_ticks(lo: f64, hi: f64, step: f64, digits: usize) -> Vec<(f64, String)
 /// ROC curve and score histograms of a verification report.
 pub fn verification_svg(report: &VerificationReport, title: &str) -> String {
     let mut svg = begin(title);
-    let roc = Panel { x0: 70.0, y0: 60.0, w: 360.0, h: 290.0, xmin: 1e-3, xmax: 1.0, ymin: 0.0, ymax: 1.0, log_x: true };
+    // Zoom the TAR axis onto the curve's range over the plotted FARs (in steps of 0.05).
+    let low_tar = report.roc.iter().filter(|p| p.far >= 1e-3).map(|p| p.tar).fold(1.0_f64, f64::min);
+    let ymin = ((low_tar * 20.0).floor() / 20.0 - 0.05).clamp(0.0, 0.95);
+    let roc = Panel { x0: 70.0, y0: 60.0, w: 360.0, h: 290.0, xmin: 1e-3, xmax: 1.0, ymin, ymax: 1.0, log_x: true };
     let xt: Vec<(f64, String)> = [1e-3, 1e-2, 1e-1, 1.0].iter().map(|&v| (v, format!("{v}"))).collect();
-    roc.frame(&mut svg, &format!("ROC (AUC {:.4})", report.roc_auc), "false acceptance rate (log)", "true acceptance rate", &xt, &linear_ticks(0.0, 1.0, 0.2, 1));
+    let ystep = if 1.0 - ymin > 0.5 { 0.2 } else if 1.0 - ymin > 0.2 { 0.05 } else { 0.01 };
+    let yticks = linear_ticks(ymin, 1.0, ystep, 2);
+    roc.frame(&mut svg, &format!("ROC (AUC {:.4})", report.roc_auc), "false acceptance rate (log)", "true acceptance rate", &xt, &yticks);
     // FAR 0 cannot sit on a log axis: draw it at the left edge.
     let pts: Vec<(f64, f64)> = report.roc.iter().map(|p| (p.far.max(1e-3), p.tar)).collect();
     roc.polyline(&mut svg, &pts, BLUE, false);
