@@ -23,6 +23,7 @@ COMMON=(
   "empy==3.3.4"
   "lark==1.2.2"
   "catkin-pkg==1.0.0"
+  "pillow==11.3.0"
 )
 
 JAZZY=(
