@@ -1,0 +1,400 @@
+//! `facerec_node` end to end over DDS on loopback: the real binary runs on a private ROS domain
+//! with `ROS_LOCALHOST_ONLY=1`; a ros2-client peer in this process publishes real photos
+//! (tests/fixtures/faces) as `sensor_msgs/Image` and `CompressedImage`, reads
+//! `~/detections`, `~/faces` and `/diagnostics`, and calls `~/enroll` (with an image, and from a
+//! camera while frames keep coming), `~/list_people` and `~/forget`.
+//!
+//! Samples sent before DDS matching are lost, so every step republishes until the answer for
+//! that step's frame (recognised by its `header.frame_id`) arrives, within bounded time.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use facerec::ros::msgs::{
+    CompressedImage, DiagnosticArray, Detection2DArray, Enroll, EnrollRequest, EnrollResponse, FaceArray, Forget,
+    ForgetRequest, ForgetResponse, Header, Image, ListPeople, ListPeopleRequest, ListPeopleResponse, RosMessage,
+    RosService,
+};
+use futures::StreamExt;
+use ros2_client::qos::{Durability, History, WhenFull};
+use ros2_client::{Client, Context, Name, Node, NodeName, NodeOptions, Publisher, QosProfile, ServiceMapping};
+use tokio::sync::mpsc;
+
+const NS: &str = "/loopback";
+const RAW: &str = "/cam_raw/image_raw";
+const JPEG: &str = "/cam_jpeg/image_raw/compressed";
+/// Longest wait for any one step (model loading, discovery and a frame through the pipeline).
+const STEP_TIMEOUT: Duration = Duration::from_secs(90);
+
+fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/faces").join(rel)
+}
+
+/// A photo as an rgb8 Image, scaled down so its longer side is at most `max_side`.
+fn raw_image(rel: &str, max_side: u32, frame_id: &str) -> Image {
+    let img = image::open(fixture(rel)).expect("fixture decodes").into_rgb8();
+    let (w, h) = img.dimensions();
+    let scale = (max_side as f32 / w.max(h) as f32).min(1.0);
+    let img = if scale < 1.0 {
+        let (nw, nh) = ((w as f32 * scale).round() as u32, (h as f32 * scale).round() as u32);
+        image::imageops::resize(&img, nw, nh, image::imageops::FilterType::Triangle)
+    } else {
+        img
+    };
+    let (width, height) = img.dimensions();
+    Image {
+        header: header(frame_id),
+        height,
+        width,
+        encoding: "rgb8".into(),
+        is_bigendian: 0,
+        step: width * 3,
+        data: img.into_raw(),
+    }
+}
+
+fn jpeg_image(rel: &str, frame_id: &str) -> CompressedImage {
+    CompressedImage { header: header(frame_id), format: "jpeg".into(), data: std::fs::read(fixture(rel)).expect("fixture") }
+}
+
+fn header(frame_id: &str) -> Header {
+    Header { stamp: facerec::ros::msgs::Time { sec: 1_700_000_000, nanosec: 42 }, frame_id: frame_id.into() }
+}
+
+/// The node under test, killed when dropped; its log goes to a file shown on failure.
+struct NodeProcess {
+    child: Child,
+    log: PathBuf,
+}
+
+impl NodeProcess {
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("---- facerec_node log (last lines) ----\n{}", self.log_tail());
+        }
+    }
+}
+
+fn reliable(depth: usize) -> QosProfile {
+    QosProfile::publisher_default()
+        .reliability_reliable(WhenFull::DEFAULT)
+        .durability(Durability::Volatile)
+        .history(History::KeepLast { depth })
+}
+
+struct Peer {
+    node: Node,
+    raw: Publisher<Image>,
+    jpeg: Publisher<CompressedImage>,
+    detections: mpsc::UnboundedReceiver<Detection2DArray>,
+    faces: mpsc::UnboundedReceiver<FaceArray>,
+    diagnostics: mpsc::UnboundedReceiver<DiagnosticArray>,
+    annotated: mpsc::UnboundedReceiver<Image>,
+    _context: Context,
+}
+
+fn subscribe<M>(node: &mut Node, topic: &str) -> mpsc::UnboundedReceiver<M>
+where
+    M: RosMessage + serde::de::DeserializeOwned + Send + Sync + 'static,
+{
+    let qos = reliable(10);
+    let t = node.create_topic(&Name::parse(topic).expect("name"), M::type_name(), &qos).expect("topic");
+    let sub = node.create_subscription::<M>(&t, Some(qos)).expect("subscription");
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut stream = std::pin::pin!(sub.async_stream());
+        while let Some(item) = stream.next().await {
+            if let Ok((msg, _)) = item {
+                if tx.send(msg).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    rx
+}
+
+fn publisher<M: RosMessage + serde::Serialize>(node: &mut Node, topic: &str, qos: QosProfile) -> Publisher<M> {
+    let t = node.create_topic(&Name::parse(topic).expect("name"), M::type_name(), &qos).expect("topic");
+    node.create_publisher::<M>(&t, Some(qos)).expect("publisher")
+}
+
+fn client<S: RosService>(node: &mut Node, name: &str) -> Client<S::Request, S::Response> {
+    node.create_client::<S::Request, S::Response>(
+        ServiceMapping::Enhanced,
+        &Name::parse(name).expect("name"),
+        &S::type_name(),
+        reliable(10),
+        reliable(10),
+    )
+    .expect("client")
+}
+
+impl Peer {
+    fn new(domain: u16) -> Self {
+        let participant = rustdds::DomainParticipantBuilder::new(domain)
+            .with_only_networks([IpAddr::V4(Ipv4Addr::LOCALHOST)])
+            .build()
+            .expect("participant");
+        let context = Context::from_domain_participant(participant).expect("context");
+        let mut node = context
+            .new_node(NodeName::new("/", "loopback_peer").expect("name"), NodeOptions::new().enable_rosout(false))
+            .expect("node");
+        let spinner = node.spinner().expect("spinner");
+        tokio::spawn(async move {
+            let _ = spinner.spin().await;
+        });
+        // Cameras publish best-effort, like a camera driver's sensor-data profile.
+        let camera_qos = QosProfile::publisher_default().reliability_best_effort().history(History::KeepLast { depth: 1 });
+        let raw = publisher(&mut node, RAW, camera_qos.clone());
+        let jpeg = publisher(&mut node, JPEG, camera_qos);
+        let detections = subscribe(&mut node, &format!("{NS}/facerec/detections"));
+        let faces = subscribe(&mut node, &format!("{NS}/facerec/faces"));
+        let diagnostics = subscribe(&mut node, "/diagnostics");
+        let annotated = subscribe(&mut node, &format!("{NS}/facerec/annotated"));
+        Self { node, raw, jpeg, detections, faces, diagnostics, annotated, _context: context }
+    }
+
+    /// Publishes `send()` every 300 ms until a detection array for `frame_id` arrives; returns it
+    /// with the matching face array.
+    async fn frame_result(&mut self, frame_id: &str, send: impl Fn(&Self)) -> (Detection2DArray, FaceArray) {
+        let start = Instant::now();
+        let detections = loop {
+            assert!(start.elapsed() < STEP_TIMEOUT, "no detections for frame '{frame_id}' within {STEP_TIMEOUT:?}");
+            send(self);
+            let deadline = tokio::time::Instant::now() + Duration::from_millis(300);
+            let mut found = None;
+            while let Ok(Some(d)) = tokio::time::timeout_at(deadline, self.detections.recv()).await {
+                if d.header.frame_id == frame_id {
+                    found = Some(d);
+                    break;
+                }
+            }
+            if let Some(d) = found {
+                break d;
+            }
+        };
+        let faces = loop {
+            let f = tokio::time::timeout(Duration::from_secs(10), self.faces.recv())
+                .await
+                .expect("faces follow detections")
+                .expect("faces channel open");
+            if f.header == detections.header {
+                break f;
+            }
+        };
+        (detections, faces)
+    }
+
+    async fn call<S: RosService>(&self, client: &Client<S::Request, S::Response>, req: S::Request) -> S::Response
+    where
+        S::Request: Send,
+    {
+        tokio::time::timeout(STEP_TIMEOUT, client.wait_for_service(&self.node)).await.expect("service appears");
+        tokio::time::timeout(STEP_TIMEOUT, client.async_call_service(req))
+            .await
+            .expect("service answers in time")
+            .expect("service call succeeds")
+    }
+}
+
+fn names(d: &Detection2DArray) -> Vec<String> {
+    let mut n: Vec<String> = d.detections.iter().map(|d| d.results[0].hypothesis.class_id.clone()).collect();
+    n.sort();
+    n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn node_over_dds_loopback() {
+    let domain = 100 + u16::try_from(std::process::id() % 100).unwrap_or(0);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gallery = dir.path().join("people.yaml");
+    let params = dir.path().join("params.yaml");
+    std::fs::write(
+        &params,
+        format!(
+            "/**:\n  ros__parameters:\n    cameras: [\"{RAW}\", \"{JPEG}\"]\n    execution_provider: cpu\n    workers: 2\n    publish_annotated: true\n    \
+             diagnostics_period_s: 0.5\n    enroll:\n      samples: 2\n      timeout_s: 20.0\n"
+        ),
+    )
+    .expect("params file");
+    let log = dir.path().join("node.log");
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let child = Command::new(env!("CARGO_BIN_EXE_facerec_node"))
+        .current_dir(manifest)
+        .args(["--ros-args", "--params-file"])
+        .arg(manifest.join("config/facerec.yaml"))
+        .arg("--params-file")
+        .arg(&params)
+        .arg("-p")
+        .arg(format!("gallery:={}", gallery.display()))
+        .args(["-r", &format!("__ns:={NS}")])
+        .env("ROS_DOMAIN_ID", domain.to_string())
+        .env("ROS_LOCALHOST_ONLY", "1")
+        .env_remove("RMW_IMPLEMENTATION")
+        .env_remove("ROS_AUTOMATIC_DISCOVERY_RANGE")
+        .env("RUST_LOG", "facerec=debug,warn")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log file"))
+        .spawn()
+        .expect("facerec_node starts");
+    let node = NodeProcess { child, log };
+
+    let mut peer = Peer::new(domain);
+    let enroll = client::<Enroll>(&mut peer.node, &format!("{NS}/facerec/enroll"));
+    let forget = client::<Forget>(&mut peer.node, &format!("{NS}/facerec/forget"));
+    let list = client::<ListPeople>(&mut peer.node, &format!("{NS}/facerec/list_people"));
+
+    // 1. Two people as a raw rgb8 image: two unknown faces, header copied, boxes in pixels.
+    let couple = raw_image("group/couple.jpg", 1024, "couple_raw");
+    let (w, h) = (f64::from(couple.width), f64::from(couple.height));
+    let (d, f) = peer.frame_result("couple_raw", |p| p.raw.publish(couple.clone()).expect("publish")).await;
+    assert_eq!(d.detections.len(), 2, "{d:?}");
+    assert_eq!(d.header, couple.header);
+    assert_eq!(names(&d), vec!["unknown", "unknown"]);
+    for det in &d.detections {
+        assert_eq!(det.header, couple.header);
+        let b = det.bbox;
+        assert!(b.size_x > 20.0 && b.size_y > 20.0, "{b:?}");
+        assert!(b.center.position.x > 0.0 && b.center.position.x < w && b.center.position.y > 0.0 && b.center.position.y < h);
+    }
+    assert_eq!(f.faces.len(), 2);
+    assert!(f.faces.iter().all(|face| face.camera_topic == RAW && face.name == "unknown" && face.detection_score > 0.5));
+
+    // The annotated image of that frame: same header and size, rgb8, boxes drawn (pixels differ).
+    let start = Instant::now();
+    let annotated = loop {
+        assert!(start.elapsed() < STEP_TIMEOUT, "no annotated image");
+        if let Ok(Some(img)) = tokio::time::timeout(Duration::from_secs(5), peer.annotated.recv()).await {
+            if img.header == couple.header {
+                break img;
+            }
+        }
+    };
+    assert_eq!((annotated.width, annotated.height, annotated.step, annotated.encoding.as_str()), (couple.width, couple.height, couple.step, "rgb8"));
+    assert_eq!(annotated.data.len(), couple.data.len());
+    assert_ne!(annotated.data, couple.data, "boxes are drawn");
+
+    // 2. One person as a JPEG CompressedImage.
+    let (d, f) = peer.frame_result("id01_jpeg", |p| p.jpeg.publish(jpeg_image("by_identity/id01/img10.jpg", "id01_jpeg")).expect("publish")).await;
+    assert_eq!(names(&d), vec!["unknown"]);
+    assert_eq!(f.faces[0].camera_topic, JPEG);
+
+    // 3. Enroll "alice" from an image in the request: stored on disk before the answer.
+    let resp: EnrollResponse = peer
+        .call::<Enroll>(&enroll, EnrollRequest { name: "alice".into(), image: raw_image("by_identity/id01/img11.jpg", 800, "req"), ..EnrollRequest::default() })
+        .await;
+    assert!(resp.success, "{}", resp.message);
+    assert_eq!(resp.samples_used, 1);
+    let on_disk = std::fs::read_to_string(&gallery).expect("gallery written before the answer");
+    assert!(on_disk.contains("alice"), "{on_disk}");
+
+    // 4. The next frame of the same person (another photo) is named.
+    let (d, f) = peer.frame_result("id01_named", |p| p.jpeg.publish(jpeg_image("by_identity/id01/img10.jpg", "id01_named")).expect("publish")).await;
+    assert_eq!(names(&d), vec!["alice"], "{d:?}");
+    assert!(d.detections[0].results[0].hypothesis.score > 0.363);
+    assert_eq!(f.faces[0].name, "alice");
+    // Someone else stays unknown.
+    let (d, _) = peer.frame_result("id02_unknown", |p| p.raw.publish(raw_image("by_identity/id02/img14.jpg", 800, "id02_unknown")).expect("publish")).await;
+    assert_eq!(names(&d), vec!["unknown"]);
+
+    // 5. Refusals: bad name, no face in the request image, unknown camera.
+    let refused = peer.call::<Enroll>(&enroll, EnrollRequest { name: "bad/name".into(), ..EnrollRequest::default() }).await;
+    assert!(!refused.success && refused.message.contains("invalid name"), "{}", refused.message);
+    let blank = Image { header: header("blank"), height: 240, width: 320, encoding: "mono8".into(), is_bigendian: 0, step: 320, data: vec![128; 320 * 240] };
+    let refused = peer.call::<Enroll>(&enroll, EnrollRequest { name: "nobody".into(), image: blank, ..EnrollRequest::default() }).await;
+    assert!(!refused.success && refused.message.contains("no face"), "{}", refused.message);
+    let refused = peer.call::<Enroll>(&enroll, EnrollRequest { name: "bob".into(), camera: "/nope".into(), ..EnrollRequest::default() }).await;
+    assert!(!refused.success && refused.message.contains("unknown camera"), "{}", refused.message);
+
+    // 6. Enroll "bob" from the raw camera while it keeps streaming; cameras keep being processed.
+    let bob_frame = raw_image("by_identity/id02/img14.jpg", 800, "bob_stream");
+    let streamer = {
+        let raw = publisher::<Image>(&mut peer.node, RAW, QosProfile::publisher_default().reliability_best_effort().history(History::KeepLast { depth: 1 }));
+        let frame = bob_frame.clone();
+        tokio::spawn(async move {
+            loop {
+                let _ = raw.publish(frame.clone());
+                tokio::time::sleep(Duration::from_millis(150)).await;
+            }
+        })
+    };
+    let resp = peer
+        .call::<Enroll>(&enroll, EnrollRequest { name: "bob".into(), camera: RAW.into(), num_samples: 2, timeout_s: 30.0, ..EnrollRequest::default() })
+        .await;
+    streamer.abort();
+    assert!(resp.success, "{}", resp.message);
+    assert_eq!(resp.samples_used, 2);
+    let (d, _) = peer.frame_result("id02_named", |p| p.raw.publish(raw_image("by_identity/id02/img14.jpg", 800, "id02_named")).expect("publish")).await;
+    assert_eq!(names(&d), vec!["bob"], "{d:?}");
+
+    // 7. list_people, forget.
+    let people: ListPeopleResponse = peer.call::<ListPeople>(&list, ListPeopleRequest::default()).await;
+    assert_eq!(people.names, vec!["alice".to_owned(), "bob".to_owned()]);
+    assert_eq!(people.sample_counts, vec![1, 2]);
+    let gone: ForgetResponse = peer.call::<Forget>(&forget, ForgetRequest { name: "alice".into() }).await;
+    assert!(gone.success && gone.removed == 1, "{}", gone.message);
+    let again: ForgetResponse = peer.call::<Forget>(&forget, ForgetRequest { name: "alice".into() }).await;
+    assert!(!again.success, "{}", again.message);
+    let people = peer.call::<ListPeople>(&list, ListPeopleRequest::default()).await;
+    assert_eq!(people.names, vec!["bob".to_owned()]);
+    let (d, _) = peer.frame_result("id01_forgotten", |p| p.jpeg.publish(jpeg_image("by_identity/id01/img10.jpg", "id01_forgotten")).expect("publish")).await;
+    assert_eq!(names(&d), vec!["unknown"]);
+
+    // 8. Malformed input is dropped and counted; the node keeps working.
+    let mut bad = raw_image("by_identity/id02/img14.jpg", 200, "malformed");
+    bad.step -= 1;
+    let garbage = CompressedImage { header: header("garbage"), format: "jpeg".into(), data: b"\xff\xd8\xff not a jpeg".to_vec() };
+    for _ in 0..5 {
+        peer.raw.publish(bad.clone()).expect("publish");
+        peer.jpeg.publish(garbage.clone()).expect("publish");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (d, _) = peer.frame_result("after_malformed", |p| p.raw.publish(raw_image("group/couple.jpg", 1024, "after_malformed")).expect("publish")).await;
+    assert_eq!(d.detections.len(), 2);
+    let start = Instant::now();
+    let (mut raw_malformed, mut jpeg_malformed, mut provider) = (0u64, 0u64, String::new());
+    let mut latencies = Vec::new();
+    while (raw_malformed == 0 || jpeg_malformed == 0 || provider.is_empty()) && start.elapsed() < STEP_TIMEOUT {
+        let Ok(Some(diag)) = tokio::time::timeout(Duration::from_secs(5), peer.diagnostics.recv()).await else {
+            continue;
+        };
+        for s in &diag.status {
+            let value = |k: &str| s.values.iter().find(|v| v.key == k).map(|v| v.value.clone());
+            match value("topic").as_deref() {
+                Some(RAW) => raw_malformed = value("malformed").and_then(|v| v.parse().ok()).unwrap_or(0),
+                Some(JPEG) => jpeg_malformed = value("malformed").and_then(|v| v.parse().ok()).unwrap_or(0),
+                _ => {}
+            }
+            if let (Some(topic), Some(mean), Some(max)) = (value("topic"), value("latency_ms_mean"), value("latency_ms_max")) {
+                if value("processed_hz").is_some_and(|hz| hz != "0.00") {
+                    latencies.push(format!("{topic}: mean {mean} ms, max {max} ms"));
+                }
+            }
+            if let Some(p) = value("execution_provider") {
+                provider = p;
+            }
+        }
+    }
+    assert!(raw_malformed > 0 && jpeg_malformed > 0, "malformed counts: raw {raw_malformed}, jpeg {jpeg_malformed}");
+    assert_eq!(provider, "cpu");
+    // Shown with --nocapture: what the node logged and the latencies /diagnostics reported.
+    let log = std::fs::read_to_string(&node.log).unwrap_or_default();
+    for line in log.lines().filter(|l| l.contains("facerec")) {
+        eprintln!("node: {line}");
+    }
+    eprintln!("diagnostics latency (arrival to publication): {latencies:?}");
+    drop(node);
+}
