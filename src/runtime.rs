@@ -216,6 +216,15 @@ impl Runtime {
         if self.config.intra_threads > 0 {
             builder = builder.with_intra_threads(self.config.intra_threads).map_err(|e| load_err(e.into()))?;
         }
+        if provider == Provider::Cpu {
+            // Fold DequantizeLinear of constant weights into float weights once, at load: the
+            // block-quantised SFace has no int8 CPU kernels and otherwise dequantises its weights
+            // on every run. Same outputs (checked to 2e-6). And let idle worker threads sleep
+            // instead of spinning: they compete with the rest of the node for a robot's few
+            // cores. Before/after figures: docs/BENCHMARKS.md.
+            builder = builder.with_quant_qdq(false).map_err(|e| load_err(e.into()))?;
+            builder = builder.with_intra_op_spinning(false).map_err(|e| load_err(e.into()))?;
+        }
         let providers = match provider {
             Provider::Cpu | Provider::Auto => vec![],
             Provider::Cuda => vec![ep::CUDA::default().build().error_on_failure()],
