@@ -10,16 +10,17 @@
 #    ratio over bare ONNX Runtime calls, peak memory, gallery scaling 1k..1M;
 # 3. peer comparison: ROUNDS alternating rounds of `facerec bench --detector yunet` and OpenCV's
 #    FaceDetectorYN + FaceRecognizerSF (pinned opencv-python-headless in .venv-bench) on the same
-#    frames and model files, same thread count; prints the throughput ratio.
+#    frames and model files, same thread count; prints the throughput ratio;
+# 4. the shipped SFace against the same file with PRelu rewritten (scripts/bench_sface_relu.py).
 # Reports land in ${OUT:-target/bench}/.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 THREADS="${THREADS:-2}"
-ROUNDS="${ROUNDS:-3}"
-ITER="${ITER:-50}"
-CMP_ITER="${CMP_ITER:-20}"
+ROUNDS="${ROUNDS:-2}"
+ITER="${ITER:-30}"
+CMP_ITER="${CMP_ITER:-10}"
 PROVIDER="${PROVIDER:-cpu}"
 GALLERY_SIZES="${GALLERY_SIZES:-1000,10000,100000,1000000}"
 OUT="${OUT:-target/bench}"
@@ -60,4 +61,14 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 cat "$OUT/yunet_r1.txt"
 "$PY" scripts/bench_opencv.py summarize --ours "${ours[@]}" --opencv "${cv[@]}"
+echo "== 3. SFace with PRelu rewritten as Relu/Mul/Sub (scripts/bench_sface_relu.py; same vectors), VGA"
+if [[ ! -x .venv-tools/bin/python ]] || ! .venv-tools/bin/python -c "import onnx" 2>/dev/null; then
+    "$PY" -m venv .venv-tools && .venv-tools/bin/pip install --quiet onnx==1.23.2
+fi
+.venv-tools/bin/python scripts/bench_sface_relu.py models/sface_2021dec_int8bq.onnx "$OUT/sface_2021dec_int8bq_relu.onnx"
+for model in sface_2021dec_int8bq.onnx "$ROOT/$OUT/sface_2021dec_int8bq_relu.onnx"; do
+    echo "-- embedder $model"
+    "$BIN" --provider "$PROVIDER" --threads "$THREADS" --embedder-model "$model" bench --sizes vga \
+        --iterations "$CMP_ITER" --json "$OUT/embedder_$(basename "$model" .onnx).json" | tail -4
+done
 echo "== load after: $(cut -d' ' -f1-3 /proc/loadavg)"
