@@ -9,7 +9,14 @@
 #      writes the same layout (check_cdr_rclpy.py), for each wheel set;
 #   4. the committed --ros-args/params-file fixtures are what rcl does
 #      (make_args_fixtures.py --check, Jazzy rclpy), inside a network namespace
-#      that holds only loopback (creating rclpy nodes starts DDS discovery).
+#      that holds only loopback (creating rclpy nodes starts DDS discovery);
+#   5. end to end, also in a loopback-only network namespace: facerec_node with
+#      real rclpy peers (Fast DDS, each wheel set) publishing photos of real
+#      people as Image and CompressedImage, enroll/list/forget called in the
+#      Fast DDS mapping by rclpy and in the Cyclone mapping by a cyclonedds
+#      peer, the newly enrolled person named in the following frames on
+#      ~/faces and ~/detections (received by rclpy and by Cyclone DDS), and the
+#      node in rclpy's graph.
 # Usage: scripts/interop_test.sh [jazzy|new ...]   (default: jazzy new)
 set -eo pipefail
 
@@ -87,6 +94,67 @@ for set in "${SETS[@]}"; do
     result "--ros-args, params files and remaps resolve as rcl does ($set rclpy)" "$status"
   fi
 done
+
+# ---------------------------------------------------------------- end to end with facerec_node
+F=tests/fixtures/faces/by_identity
+NODE_BIN="${FACEREC_NODE:-$ROOT/target/debug/facerec_node}"
+
+# e2e NAME SET SCRIPT: runs SCRIPT (bash) in a fresh network namespace holding only lo,
+# in SET's venv with its interfaces sourced; logs under .cache/e2e/NAME.*
+e2e() {
+  local name="$1" set="$2" script="$3" status=0
+  mkdir -p "$ROOT/.cache/e2e"
+  in_ros "$set" env NODE_BIN="$NODE_BIN" F="$F" LOGS="$ROOT/.cache/e2e/$name" \
+    timeout 240 unshare -n bash -c "ip link set lo up && set -e && $script" >"$ROOT/.cache/e2e/$name.log" 2>&1 || status=$?
+  grep -hE '"event": "(graph|enroll|expect|latency|list_people|forget|done)"' "$ROOT/.cache/e2e/$name.log" | cut -c1-220 || true
+  grep -h "first frame" "$ROOT/.cache/e2e/$name.node.log" 2>/dev/null | sed 's/^.*INFO /  node: /' | head -2 || true
+  [[ $status == 0 ]] || { echo "--- $name log tail:"; tail -15 "$ROOT/.cache/e2e/$name.log";
+                          echo "--- node log tail:"; tail -15 "$ROOT/.cache/e2e/$name.node.log" 2>/dev/null || true; }
+  result "end to end: $name" "$status"
+}
+
+# Starts the node in the background (arguments: extra --ros-args); its pid goes to NODE.
+START_NODE='start_node() { rm -f "$LOGS.gallery.yaml"; "$NODE_BIN" --ros-args -p gallery:="$LOGS.gallery.yaml" -p models_dir:=models "$@" >"$LOGS.node.log" 2>&1 & NODE=$!; }
+stop_node() { kill -TERM $NODE; wait $NODE; }
+export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST'
+
+if [[ -f src/bin/facerec_node.rs ]]; then
+  step "end to end with facerec_node"
+  if [[ -z "${FACEREC_NODE:-}" ]]; then
+    cargo build --quiet --bin facerec_node
+  fi
+  for set in "${SETS[@]}"; do
+    [[ -f "$ROOT/.cache/ros-ws-$set/install/setup.bash" ]] || continue
+    encoding=rgb8; [[ $set == new ]] && encoding=bgr8
+    # Fast DDS service mapping (the default): rclpy publishes a raw and a JPEG camera,
+    # enrolls id01 from the raw one, expects id01 named; Cyclone DDS listens too.
+    e2e "fastdds-$set" "$set" "$START_NODE
+      start_node -p 'cameras:=[/camera/image_raw,/camera2/image_raw/compressed]'
+      python tests/interop/cyclone_peer.py --node /facerec --expect id01 --timeout 90 >\"\$LOGS.cyclone.log\" 2>&1 & CYC=\$!
+      python tests/interop/rclpy_peer.py --node /facerec --encoding $encoding \
+        --image /camera/image_raw=\$F/id01/img1.jpg,\$F/id01/img2.jpg,\$F/id01/img4.jpg \
+        --image /camera2/image_raw/compressed=\$F/id02/img13.jpg,\$F/id02/img14.jpg \
+        --enroll id01 --enroll-camera /camera/image_raw --expect id01 --list --duration 20 --timeout 60
+      python tests/interop/rclpy_peer.py --node /facerec --forget id01 --list --timeout 30
+      wait \$CYC; cat \"\$LOGS.cyclone.log\"
+      stop_node"
+  done
+  # Cyclone DDS service mapping (RMW_IMPLEMENTATION names rmw_cyclonedds_cpp), in a namespace:
+  # rclpy publishes PNG frames, cyclonedds enrolls id02 and expects it named.
+  if [[ -f "$ROOT/.cache/ros-ws-${SETS[0]}/install/setup.bash" ]]; then
+    e2e "cyclone-${SETS[0]}" "${SETS[0]}" "$START_NODE
+      RMW_IMPLEMENTATION=rmw_cyclonedds_cpp start_node -r __ns:=/robot -p 'cameras:=[/camera2/image_raw/compressed]'
+      python tests/interop/rclpy_peer.py --node /robot/facerec --png \
+        --image /camera2/image_raw/compressed=\$F/id02/img13.jpg,\$F/id02/img14.jpg \
+        --expect id02 --duration 25 --timeout 60 >\"\$LOGS.rclpy.log\" 2>&1 & PUB=\$!
+      python tests/interop/cyclone_peer.py --node /robot/facerec --enroll id02 \
+        --enroll-camera /camera2/image_raw/compressed --expect id02 --timeout 60
+      wait \$PUB; cat \"\$LOGS.rclpy.log\"
+      stop_node"
+  fi
+else
+  echo "SKIP end to end: src/bin/facerec_node.rs is not there yet"
+fi
 
 echo
 echo "interop: $passed passed, $failed failed"

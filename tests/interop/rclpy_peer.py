@@ -175,10 +175,13 @@ def main():
                    help="NAME must appear in ~/faces and ~/detections (after the enroll, if any)")
     p.add_argument("--expect-frames", type=int, default=3, help="messages naming each expected name")
     p.add_argument("--timeout", type=float, default=60.0)
+    p.add_argument("--duration", type=float, default=0.0,
+                   help="keep publishing until this many seconds after start (for other peers' checks)")
     p.add_argument("--verbose", action="store_true")
     args = p.parse_args()
 
     rclpy.init()
+    started = time.monotonic()
     peer = Peer(args)
     ok = True
     base, _, name = args.node.rstrip("/").rpartition("/")
@@ -237,6 +240,7 @@ def main():
              sample_counts=None if resp is None else [int(c) for c in resp.sample_counts])
         ok &= resp is not None
 
+    peer.spin_until(lambda: False, max(0.0, started + args.duration - time.monotonic()))
     emit("done", ok=bool(ok), frames_published=peer.frame, faces_messages=len(peer.faces),
          detections_messages=len(peer.detections))
     peer.destroy_node()
