@@ -310,12 +310,15 @@ async fn node_over_dds_loopback() {
     let (d, _) = peer.frame_result("id02_unknown", |p| p.raw.publish(raw_image("by_identity/id02/img14.jpg", 800, "id02_unknown")).expect("publish")).await;
     assert_eq!(names(&d), vec!["unknown"]);
 
-    // 5. Refusals: bad name, no face in the request image, unknown camera.
+    // 5. Refusals: bad name, no face or two similar faces in the request image, unknown camera.
     let refused = peer.call::<Enroll>(&enroll, EnrollRequest { name: "bad/name".into(), ..EnrollRequest::default() }).await;
     assert!(!refused.success && refused.message.contains("invalid name"), "{}", refused.message);
     let blank = Image { header: header("blank"), height: 240, width: 320, encoding: "mono8".into(), is_bigendian: 0, step: 320, data: vec![128; 320 * 240] };
     let refused = peer.call::<Enroll>(&enroll, EnrollRequest { name: "nobody".into(), image: blank, ..EnrollRequest::default() }).await;
     assert!(!refused.success && refused.message.contains("no face"), "{}", refused.message);
+    let two = raw_image("group/couple.jpg", 1024, "req");
+    let refused = peer.call::<Enroll>(&enroll, EnrollRequest { name: "pair".into(), image: two, ..EnrollRequest::default() }).await;
+    assert!(!refused.success && refused.message.contains("comparably close"), "{}", refused.message);
     let refused = peer.call::<Enroll>(&enroll, EnrollRequest { name: "bob".into(), camera: "/nope".into(), ..EnrollRequest::default() }).await;
     assert!(!refused.success && refused.message.contains("unknown camera"), "{}", refused.message);
 

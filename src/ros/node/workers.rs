@@ -6,6 +6,7 @@
 //! Touches the library pipeline, the shared gallery (read lock per frame) and the node's
 //! conversion functions; knows nothing of DDS.
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
@@ -83,23 +84,41 @@ pub struct Shared {
 }
 
 /// Runs one worker until the scheduler closes or the publisher goes away.
+///
+/// A panic while handling one frame or job (a bug, never expected) is caught, logged and
+/// counted, so one bad frame cannot take a worker away.
 pub fn run(shared: &Shared, pipeline: &mut Pipeline, out: &mpsc::Sender<Output>) {
     while let Some(work) = shared.scheduler.take() {
         match work {
             Work::Frame { camera, frame } => {
-                if let Some(output) = process(shared, pipeline, camera, frame) {
-                    if out.blocking_send(output).is_err() {
-                        return;
+                let result = catch_unwind(AssertUnwindSafe(|| process(shared, pipeline, camera, frame)));
+                match result {
+                    Ok(Some(output)) => {
+                        if out.blocking_send(output).is_err() {
+                            return;
+                        }
                     }
+                    Ok(None) => {}
+                    Err(panic) => shared.stats.failed(camera, &format!("internal error: {}", panic_text(&panic))),
                 }
             }
             Work::Job(job) => {
-                let result = enroll_image(shared, pipeline, job.image);
+                let EnrollJob { image, reply } = job;
+                let result = catch_unwind(AssertUnwindSafe(|| enroll_image(shared, pipeline, image)))
+                    .unwrap_or_else(|panic| Err(format!("internal error: {}", panic_text(&panic))));
                 // The requester may have given up; nothing to do then.
-                let _ = job.reply.send(result);
+                let _ = reply.send(result);
             }
         }
     }
+}
+
+fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".to_owned())
 }
 
 fn process(shared: &Shared, pipeline: &mut Pipeline, camera: usize, frame: CameraFrame) -> Option<Output> {
