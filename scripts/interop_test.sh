@@ -106,7 +106,7 @@ e2e() {
   mkdir -p "$ROOT/.cache/e2e"
   in_ros "$set" env NODE_BIN="$NODE_BIN" F="$F" LOGS="$ROOT/.cache/e2e/$name" \
     timeout 240 unshare -n bash -c "ip link set lo up && set -e && $script" >"$ROOT/.cache/e2e/$name.log" 2>&1 || status=$?
-  grep -hE '"event": "(graph|enroll|expect|latency|list_people|forget|done)"' "$ROOT/.cache/e2e/$name.log" | cut -c1-220 || true
+  grep -hE '"event": "(graph|enroll|expect|latency|list_people|forget|forbid|done)"' "$ROOT/.cache/e2e/$name.log" | cut -c1-220 || true
   grep -h "first frame" "$ROOT/.cache/e2e/$name.node.log" 2>/dev/null | sed 's/^.*INFO /  node: /' | head -2 || true
   [[ $status == 0 ]] || { echo "--- $name log tail:"; tail -15 "$ROOT/.cache/e2e/$name.log";
                           echo "--- node log tail:"; tail -15 "$ROOT/.cache/e2e/$name.node.log" 2>/dev/null || true; }
@@ -134,7 +134,8 @@ if [[ -f src/bin/facerec_node.rs ]]; then
       python tests/interop/rclpy_peer.py --node /facerec --encoding $encoding \
         --image /camera/image_raw=\$F/id01/img1.jpg,\$F/id01/img2.jpg,\$F/id01/img4.jpg \
         --image /camera2/image_raw/compressed=\$F/id02/img13.jpg,\$F/id02/img14.jpg \
-        --enroll id01 --enroll-camera /camera/image_raw --expect id01 --list --duration 20 --timeout 60
+        --enroll id01 --enroll-camera /camera/image_raw --expect id01 --list --duration 20 --timeout 60 \
+        --forbid /camera2/image_raw/compressed=id01
       python tests/interop/rclpy_peer.py --node /facerec --forget id01 --list --timeout 30
       wait \$CYC; cat \"\$LOGS.cyclone.log\"
       stop_node"

@@ -174,6 +174,8 @@ def main():
     p.add_argument("--expect", action="append", default=[], metavar="NAME",
                    help="NAME must appear in ~/faces and ~/detections (after the enroll, if any)")
     p.add_argument("--expect-frames", type=int, default=3, help="messages naming each expected name")
+    p.add_argument("--forbid", action="append", default=[], metavar="CAMERA=NAME",
+                   help="no face from CAMERA may ever be named NAME (e.g. another person's photos)")
     p.add_argument("--timeout", type=float, default=60.0)
     p.add_argument("--duration", type=float, default=0.0,
                    help="keep publishing until this many seconds after start (for other peers' checks)")
@@ -241,6 +243,13 @@ def main():
         ok &= resp is not None
 
     peer.spin_until(lambda: False, max(0.0, started + args.duration - time.monotonic()))
+    for spec in args.forbid:
+        camera, _, name = spec.partition("=")
+        seen = sum(1 for _, names, cams, _ in peer.faces if camera in cams)
+        wrong = sum(1 for _, names, cams, _ in peer.faces
+                    if any(c == camera and n == name for n, c in zip(names, cams)))
+        emit("forbid", camera=camera, name=name, faces_from_camera=seen, wrongly_named=wrong)
+        ok &= seen > 0 and wrong == 0
     emit("done", ok=bool(ok), frames_published=peer.frame, faces_messages=len(peer.faces),
          detections_messages=len(peer.detections))
     peer.destroy_node()
