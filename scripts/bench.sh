@@ -23,7 +23,7 @@ ITER="${ITER:-30}"
 CMP_ITER="${CMP_ITER:-10}"
 PROVIDER="${PROVIDER:-cpu}"
 GALLERY_SIZES="${GALLERY_SIZES:-1000,10000,100000,1000000}"
-OUT="${OUT:-target/bench}"
+OUT="$(realpath -m "${OUT:-target/bench}")"
 PY="${PYTHON:-python3}"
 OPENCV_PIN="opencv-python-headless==5.0.0.93"
 NUMPY_PIN="numpy==2.4.6"
@@ -66,7 +66,7 @@ if [[ ! -x .venv-tools/bin/python ]] || ! .venv-tools/bin/python -c "import onnx
     "$PY" -m venv .venv-tools && .venv-tools/bin/pip install --quiet onnx==1.23.2
 fi
 .venv-tools/bin/python scripts/bench_sface_relu.py models/sface_2021dec_int8bq.onnx "$OUT/sface_2021dec_int8bq_relu.onnx"
-for model in sface_2021dec_int8bq.onnx "$ROOT/$OUT/sface_2021dec_int8bq_relu.onnx"; do
+for model in sface_2021dec_int8bq.onnx "$OUT/sface_2021dec_int8bq_relu.onnx"; do
     echo "-- embedder $model"
     "$BIN" --provider "$PROVIDER" --threads "$THREADS" --embedder-model "$model" bench --sizes vga \
         --iterations "$CMP_ITER" --json "$OUT/embedder_$(basename "$model" .onnx).json" | tail -4
