@@ -159,7 +159,7 @@ pub async fn run(args: RosArgs, env: RosEnv, shutdown: impl Future<Output = ()>)
         }
     });
 
-    // Shared state and workers.
+    // State shared by the ROS side and the workers.
     let topics: Vec<String> = config.cameras.iter().map(|c| c.topic.clone()).collect();
     let shared = Arc::new(Shared {
         scheduler: Scheduler::new(config.cameras.len(), MAX_QUEUED_JOBS),
@@ -170,26 +170,9 @@ pub async fn run(args: RosArgs, env: RosEnv, shutdown: impl Future<Output = ()>)
         policy: config.enroll.policy.clone(),
         publish_annotated: config.publish_annotated,
     });
-    let (out_tx, out_rx) = mpsc::channel::<Output>(OUTPUT_QUEUE);
-    let mut worker_threads = Vec::new();
-    for (i, mut pipeline) in pipelines.into_iter().enumerate() {
-        let shared = Arc::clone(&shared);
-        let out = out_tx.clone();
-        let handle = std::thread::Builder::new()
-            .name(format!("facerec-worker-{i}"))
-            .spawn(move || workers::run(&shared, &mut pipeline, &out))
-            .map_err(|e| NodeError::Internal(format!("worker thread: {e}")))?;
-        worker_threads.push(handle);
-    }
-    drop(out_tx);
 
     // Outputs.
     let publishers = OutputPublishers::new(&mut node, &names, config.publish_annotated)?;
-    let publisher_stats = Arc::clone(&shared);
-    let publisher_thread = std::thread::Builder::new()
-        .name("facerec-publish".to_owned())
-        .spawn(move || publishers.run(out_rx, &publisher_stats.stats))
-        .map_err(|e| NodeError::Internal(format!("publisher thread: {e}")))?;
 
     let mut tasks = Vec::new();
 
@@ -213,8 +196,7 @@ pub async fn run(args: RosArgs, env: RosEnv, shutdown: impl Future<Output = ()>)
     // Services.
     let handlers = Services { shared: Arc::clone(&shared), defaults: config.enroll.clone() };
     let mapping = config.service_mapping;
-    let enroll_server =
-        server::<Enroll>(&mut node, mapping, &names.resolve("~/enroll")?)?;
+    let enroll_server = server::<Enroll>(&mut node, mapping, &names.resolve("~/enroll")?)?;
     let forget_server = server::<Forget>(&mut node, mapping, &names.resolve("~/forget")?)?;
     let list_server = server::<ListPeople>(&mut node, mapping, &names.resolve("~/list_people")?)?;
     tasks.push(serve(enroll_server, "enroll", {
@@ -241,6 +223,25 @@ pub async fn run(args: RosArgs, env: RosEnv, shutdown: impl Future<Output = ()>)
 
     // Diagnostics.
     tasks.push(diagnostics_task(&mut node, Arc::clone(&shared), &config, &fqn, provider.to_string())?);
+
+    // Every DDS entity exists: start the publisher thread and the workers.
+    let (out_tx, out_rx) = mpsc::channel::<Output>(OUTPUT_QUEUE);
+    let mut worker_threads = Vec::new();
+    for (i, mut pipeline) in pipelines.into_iter().enumerate() {
+        let shared = Arc::clone(&shared);
+        let out = out_tx.clone();
+        let handle = std::thread::Builder::new()
+            .name(format!("facerec-worker-{i}"))
+            .spawn(move || workers::run(&shared, &mut pipeline, &out))
+            .map_err(|e| NodeError::Internal(format!("worker thread: {e}")))?;
+        worker_threads.push(handle);
+    }
+    drop(out_tx);
+    let publisher_stats = Arc::clone(&shared);
+    let publisher_thread = std::thread::Builder::new()
+        .name("facerec-publish".to_owned())
+        .spawn(move || publishers.run(out_rx, &publisher_stats.stats))
+        .map_err(|e| NodeError::Internal(format!("publisher thread: {e}")))?;
 
     tracing::info!(
         "{fqn} ready on ROS domain {} ({}; services in the {:?} mapping): publishing {}, {}{}",
