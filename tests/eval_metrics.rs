@@ -155,7 +155,13 @@ fn a_pair_without_a_face_is_rejected_at_every_threshold() {
 }
 
 fn face(v: &[f32]) -> ImageFace {
-    ImageFace::Found { score: 0.9, retried: false, candidates: 1, bbox: BBox { x: 0.0, y: 0.0, width: 1.0, height: 1.0 }, embedding: v.to_vec() }
+    ImageFace::Found {
+        score: 0.9,
+        retried: false,
+        candidates: 1,
+        bbox: BBox { x: 0.0, y: 0.0, width: 1.0, height: 1.0 },
+        embedding: v.to_vec(),
+    }
 }
 
 #[test]

@@ -38,7 +38,8 @@ fn lfw_layout(dir: &Path) -> Vec<(String, usize)> {
     let mut out = Vec::new();
     for id in ids {
         let name = id.file_name().expect("name").to_string_lossy().into_owned();
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&id).expect("id dir").map(|e| e.expect("entry").path()).collect();
+        let mut files: Vec<PathBuf> =
+            std::fs::read_dir(&id).expect("id dir").map(|e| e.expect("entry").path()).collect();
         files.sort();
         if name == "id09" {
             files.truncate(1);
@@ -86,7 +87,12 @@ fn eval_pairs_reports_uses_its_cache_and_gates_accuracy() {
     std::fs::write(&pairs, pairs_file(&ids)).expect("write pairs");
     let out_dir = tmp.path().join("out");
     let cache = tmp.path().join("cache");
-    let (p, i, o, c) = (pairs.to_str().expect("utf8"), images.to_str().expect("utf8"), out_dir.to_str().expect("utf8"), cache.to_str().expect("utf8"));
+    let (p, i, o, c) = (
+        pairs.to_str().expect("utf8"),
+        images.to_str().expect("utf8"),
+        out_dir.to_str().expect("utf8"),
+        cache.to_str().expect("utf8"),
+    );
     let args = ["eval", "pairs", "--pairs", p, "--images", i, "--out", o, "--cache-dir", c];
 
     let first = facerec(&args);

@@ -80,7 +80,9 @@ fn malformed_files_are_errors_naming_the_line() {
 #[test]
 fn people_are_folders_of_images_sorted_by_name() {
     let dir = tempfile::tempdir().expect("tempdir");
-    for (person, files) in [("Zed", vec!["Zed_0002.jpg", "Zed_0001.jpg"]), ("Amy", vec!["Amy_0001.png"]), ("Empty", vec![])] {
+    for (person, files) in
+        [("Zed", vec!["Zed_0002.jpg", "Zed_0001.jpg"]), ("Amy", vec!["Amy_0001.png"]), ("Empty", vec![])]
+    {
         std::fs::create_dir(dir.path().join(person)).expect("mkdir");
         for f in files {
             std::fs::write(dir.path().join(person).join(f), b"x").expect("write");

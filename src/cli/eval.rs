@@ -86,7 +86,10 @@ pub fn run(opts: &PipelineOpts, command: EvalCommand) -> anyhow::Result<()> {
 }
 
 /// The pipeline built for evaluation, its face policy, and the cache for that setting.
-fn setup(opts: &PipelineOpts, common: &CommonEvalArgs) -> anyhow::Result<(Pipeline, FacePolicy, Option<EmbeddingCache>)> {
+fn setup(
+    opts: &PipelineOpts,
+    common: &CommonEvalArgs,
+) -> anyhow::Result<(Pipeline, FacePolicy, Option<EmbeddingCache>)> {
     let (policy, config) = FacePolicy::for_config(opts.config()?, common.retry_min_score);
     let pipeline = Pipeline::new(config).context("cannot start the face pipeline")?;
     let cache = if common.no_cache {
@@ -126,7 +129,12 @@ fn progress(bar: &ProgressBar, total: usize) -> impl FnMut(usize) + '_ {
     }
 }
 
-fn write_outputs<T: Serialize>(common: &CommonEvalArgs, stem: &str, report: &T, svg: &str) -> anyhow::Result<(PathBuf, PathBuf)> {
+fn write_outputs<T: Serialize>(
+    common: &CommonEvalArgs,
+    stem: &str,
+    report: &T,
+    svg: &str,
+) -> anyhow::Result<(PathBuf, PathBuf)> {
     std::fs::create_dir_all(&common.out).with_context(|| format!("cannot create {}", common.out.display()))?;
     let json_path = common.out.join(format!("{stem}.json"));
     let svg_path = common.out.join(format!("{stem}.svg"));
@@ -146,10 +154,12 @@ fn require_dir(dir: &Path, what: &str) -> anyhow::Result<()> {
 fn pairs(opts: &PipelineOpts, args: &PairsArgs) -> anyhow::Result<()> {
     let start = Instant::now();
     let common = &args.common;
-    let text = std::fs::read_to_string(&args.pairs).with_context(|| format!("cannot read pair list {}", args.pairs.display()))?;
+    let text = std::fs::read_to_string(&args.pairs)
+        .with_context(|| format!("cannot read pair list {}", args.pairs.display()))?;
     let list = parse_pairs(&text, args.folds).with_context(|| format!("{}", args.pairs.display()))?;
     require_dir(&common.images, "--images")?;
-    let mut paths: Vec<PathBuf> = list.pairs.iter().flat_map(|p| [p.a.path(&common.images), p.b.path(&common.images)]).collect();
+    let mut paths: Vec<PathBuf> =
+        list.pairs.iter().flat_map(|p| [p.a.path(&common.images), p.b.path(&common.images)]).collect();
     paths.sort();
     paths.dedup();
     if let Some(missing) = paths.iter().find(|p| !p.is_file()) {
@@ -225,7 +235,13 @@ fn pairs(opts: &PipelineOpts, args: &PairsArgs) -> anyhow::Result<()> {
         } else {
             String::new()
         };
-        println!("TAR @ FAR {:.0e}: {:.2}% at threshold {:.3} (FAR {:.4}){note}", t.target_far, t.tar * 100.0, t.threshold, t.far);
+        println!(
+            "TAR @ FAR {:.0e}: {:.2}% at threshold {:.3} (FAR {:.4}){note}",
+            t.target_far,
+            t.tar * 100.0,
+            t.threshold,
+            t.far
+        );
     }
     println!(
         "threshold: {:.3} (best accuracy on all pairs: {:.2}%, F1 {:.4}); fold thresholds: mean {:.3}, {}",
@@ -298,7 +314,14 @@ fn identify(opts: &PipelineOpts, args: &IdentifyArgs) -> anyhow::Result<()> {
     println!("{title}");
     println!(
         "photos: {} ({} computed, {} from cache, {:.1} s); faces: {} found, {} only at retry score {:.2}, {} not found",
-        face_stats.images, extract.computed, extract.cached, extract.seconds, face_stats.found, face_stats.found_on_retry, policy.retry_min_score, face_stats.not_found
+        face_stats.images,
+        extract.computed,
+        extract.cached,
+        extract.seconds,
+        face_stats.found,
+        face_stats.found_on_retry,
+        policy.retry_min_score,
+        face_stats.not_found
     );
     println!(
         "people: {}; enrolled (one photo each): {}; not enrollable (no face in any photo): {}",
@@ -323,7 +346,11 @@ fn identify(opts: &PipelineOpts, args: &IdentifyArgs) -> anyhow::Result<()> {
     };
     row(&format!("recommended (strangers <= {:.2}%)", args.stranger_rate * 100.0), &report.recommended);
     row("configured", &report.at_configured_threshold);
-    for o in report.sweep.iter().filter(|o| (o.threshold * 100.0).round() as i32 % 5 == 0 && o.threshold >= 0.2 && o.threshold <= 0.7) {
+    for o in report
+        .sweep
+        .iter()
+        .filter(|o| (o.threshold * 100.0).round() as i32 % 5 == 0 && o.threshold >= 0.2 && o.threshold <= 0.7)
+    {
         row("", o);
     }
     println!("seconds: {seconds:.1}");

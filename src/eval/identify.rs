@@ -68,12 +68,16 @@ pub struct IdentificationReport {
 }
 
 /// Builds the gallery and probes from people and their extracted faces.
-pub fn probes(people: &[Person], faces: &HashMap<PathBuf, ImageFace>) -> Result<(Gallery, Vec<Probe>, Vec<String>, usize), EvalError> {
+pub fn probes(
+    people: &[Person],
+    faces: &HashMap<PathBuf, ImageFace>,
+) -> Result<(Gallery, Vec<Probe>, Vec<String>, usize), EvalError> {
     let mut gallery = Gallery::in_memory();
     let mut probes = Vec::new();
     let mut not_enrollable = Vec::new();
     let mut known_people: Vec<(usize, &Person, usize)> = Vec::new(); // (gallery index, person, enrolled image idx)
-    let face = |p: &PathBuf| faces.get(p).ok_or_else(|| EvalError::Protocol(format!("no face result for {}", p.display())));
+    let face =
+        |p: &PathBuf| faces.get(p).ok_or_else(|| EvalError::Protocol(format!("no face result for {}", p.display())));
     let mut enrolled = 0usize;
     for person in people {
         if person.images.len() < 2 {
@@ -106,7 +110,11 @@ pub fn probes(people: &[Person], faces: &HashMap<PathBuf, ImageFace>) -> Result<
     for (idx, person, enrolled_image) in &known_people {
         for (i, img) in person.images.iter().enumerate() {
             if i != *enrolled_image {
-                probes.push(Probe { image: super::file_label(img), truth: Some(*idx), best: best(face(img)?.embedding()) });
+                probes.push(Probe {
+                    image: super::file_label(img),
+                    truth: Some(*idx),
+                    best: best(face(img)?.embedding()),
+                });
             }
         }
     }
@@ -160,7 +168,8 @@ pub fn operating_point(probes: &[Probe], threshold: f32) -> OperatingPoint {
 /// The lowest threshold with stranger acceptance at most `target`: just above the score of the
 /// stranger that would exceed the allowed count.
 pub fn threshold_for_stranger_rate(probes: &[Probe], target: f64) -> f32 {
-    let mut scores: Vec<f32> = probes.iter().filter(|p| p.truth.is_none()).filter_map(|p| p.best.map(|b| b.1)).collect();
+    let mut scores: Vec<f32> =
+        probes.iter().filter(|p| p.truth.is_none()).filter_map(|p| p.best.map(|b| b.1)).collect();
     scores.sort_by(|a, b| b.total_cmp(a));
     let allowed = (target.clamp(0.0, 1.0) * scores.len() as f64 + 1e-9).floor() as usize;
     match scores.get(allowed) {

@@ -119,7 +119,10 @@ impl Extractor<'_> {
     ) -> Result<(HashMap<PathBuf, ImageFace>, ExtractStats), EvalError> {
         let start = Instant::now();
         let mut out: HashMap<PathBuf, ImageFace> = HashMap::with_capacity(paths.len());
-        let mut stats = ExtractStats { cache_file: self.cache.as_ref().map(|c| c.path().display().to_string()), ..Default::default() };
+        let mut stats = ExtractStats {
+            cache_file: self.cache.as_ref().map(|c| c.path().display().to_string()),
+            ..Default::default()
+        };
         for (done, path) in paths.iter().enumerate() {
             if !out.contains_key(path) {
                 let face = match self.cache.as_ref().and_then(|c| c.get(path)) {
@@ -128,8 +131,10 @@ impl Extractor<'_> {
                         face.clone()
                     }
                     None => {
-                        let frame = Frame::open(path)
-                            .map_err(|e| EvalError::Image { path: path.display().to_string(), message: e.to_string() })?;
+                        let frame = Frame::open(path).map_err(|e| EvalError::Image {
+                            path: path.display().to_string(),
+                            message: e.to_string(),
+                        })?;
                         let face = faces::face_for_frame(self.pipeline, &frame, &self.policy)?;
                         stats.computed += 1;
                         if let Some(cache) = self.cache.as_mut() {

@@ -30,7 +30,11 @@ struct Panel {
 
 impl Panel {
     fn px(&self, x: f64) -> f64 {
-        let (x, lo, hi) = if self.log_x { (x.max(1e-12).log10(), self.xmin.log10(), self.xmax.log10()) } else { (x, self.xmin, self.xmax) };
+        let (x, lo, hi) = if self.log_x {
+            (x.max(1e-12).log10(), self.xmin.log10(), self.xmax.log10())
+        } else {
+            (x, self.xmin, self.xmax)
+        };
         self.x0 + (x.clamp(lo, hi) - lo) / (hi - lo) * self.w
     }
 
@@ -38,14 +42,34 @@ impl Panel {
         self.y0 + self.h - (y.clamp(self.ymin, self.ymax) - self.ymin) / (self.ymax - self.ymin) * self.h
     }
 
-    fn frame(&self, svg: &mut String, title: &str, xlabel: &str, ylabel: &str, xticks: &[(f64, String)], yticks: &[(f64, String)]) {
+    fn frame(
+        &self,
+        svg: &mut String,
+        title: &str,
+        xlabel: &str,
+        ylabel: &str,
+        xticks: &[(f64, String)],
+        yticks: &[(f64, String)],
+    ) {
         let _ = writeln!(
             svg,
             r#"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="none" stroke="black"/>"#,
             self.x0, self.y0, self.w, self.h
         );
-        let _ = writeln!(svg, r#"<text x="{:.1}" y="{:.1}" text-anchor="middle" font-weight="bold">{}</text>"#, self.x0 + self.w / 2.0, self.y0 - 10.0, esc(title));
-        let _ = writeln!(svg, r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#, self.x0 + self.w / 2.0, self.y0 + self.h + 38.0, esc(xlabel));
+        let _ = writeln!(
+            svg,
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="middle" font-weight="bold">{}</text>"#,
+            self.x0 + self.w / 2.0,
+            self.y0 - 10.0,
+            esc(title)
+        );
+        let _ = writeln!(
+            svg,
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
+            self.x0 + self.w / 2.0,
+            self.y0 + self.h + 38.0,
+            esc(xlabel)
+        );
         let _ = writeln!(
             svg,
             r#"<text transform="translate({:.1},{:.1}) rotate(-90)" text-anchor="middle">{}</text>"#,
@@ -55,20 +79,45 @@ impl Panel {
         );
         for (v, label) in xticks {
             let x = self.px(*v);
-            let _ = writeln!(svg, r##"<line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="#ddd"/>"##, self.y0, self.y0 + self.h);
-            let _ = writeln!(svg, r#"<text x="{x:.1}" y="{:.1}" text-anchor="middle" font-size="11">{}</text>"#, self.y0 + self.h + 16.0, esc(label));
+            let _ = writeln!(
+                svg,
+                r##"<line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="#ddd"/>"##,
+                self.y0,
+                self.y0 + self.h
+            );
+            let _ = writeln!(
+                svg,
+                r#"<text x="{x:.1}" y="{:.1}" text-anchor="middle" font-size="11">{}</text>"#,
+                self.y0 + self.h + 16.0,
+                esc(label)
+            );
         }
         for (v, label) in yticks {
             let y = self.py(*v);
-            let _ = writeln!(svg, r##"<line x1="{:.1}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#ddd"/>"##, self.x0, self.x0 + self.w);
-            let _ = writeln!(svg, r#"<text x="{:.1}" y="{:.1}" text-anchor="end" font-size="11">{}</text>"#, self.x0 - 6.0, y + 4.0, esc(label));
+            let _ = writeln!(
+                svg,
+                r##"<line x1="{:.1}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#ddd"/>"##,
+                self.x0,
+                self.x0 + self.w
+            );
+            let _ = writeln!(
+                svg,
+                r#"<text x="{:.1}" y="{:.1}" text-anchor="end" font-size="11">{}</text>"#,
+                self.x0 - 6.0,
+                y + 4.0,
+                esc(label)
+            );
         }
     }
 
     fn polyline(&self, svg: &mut String, points: &[(f64, f64)], color: &str, dash: bool) {
         let pts: Vec<String> = points.iter().map(|&(x, y)| format!("{:.1},{:.1}", self.px(x), self.py(y))).collect();
         let dash = if dash { r#" stroke-dasharray="6,4""# } else { "" };
-        let _ = writeln!(svg, r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="2"{dash}/>"#, pts.join(" "));
+        let _ = writeln!(
+            svg,
+            r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="2"{dash}/>"#,
+            pts.join(" ")
+        );
     }
 
     fn vline(&self, svg: &mut String, x: f64, color: &str, label: &str) {
@@ -79,7 +128,13 @@ impl Panel {
             self.y0,
             self.y0 + self.h
         );
-        let _ = writeln!(svg, r#"<text x="{:.1}" y="{:.1}" font-size="11" fill="{color}">{}</text>"#, px + 4.0, self.y0 + 0.45 * self.h, esc(label));
+        let _ = writeln!(
+            svg,
+            r#"<text x="{:.1}" y="{:.1}" font-size="11" fill="{color}">{}</text>"#,
+            px + 4.0,
+            self.y0 + 0.45 * self.h,
+            esc(label)
+        );
     }
 
     /// Legend with its top-left corner at canvas point (x, y).
@@ -103,7 +158,8 @@ fn begin(title: &str) -> String {
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" font-family="sans-serif" font-size="13">"#
     );
     let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
-    let _ = writeln!(svg, r#"<text x="{:.1}" y="20" text-anchor="middle" font-size="14">{}</text>"#, W / 2.0, esc(title));
+    let _ =
+        writeln!(svg, r#"<text x="{:.1}" y="20" text-anchor="middle" font-size="14">{}</text>"#, W / 2.0, esc(title));
     svg
 }
 
@@ -120,9 +176,22 @@ pub fn verification_svg(report: &VerificationReport, title: &str) -> String {
     let ymin = ((low_tar * 20.0).floor() / 20.0 - 0.05).clamp(0.0, 0.95);
     let roc = Panel { x0: 70.0, y0: 60.0, w: 360.0, h: 290.0, xmin: 1e-3, xmax: 1.0, ymin, ymax: 1.0, log_x: true };
     let xt: Vec<(f64, String)> = [1e-3, 1e-2, 1e-1, 1.0].iter().map(|&v| (v, format!("{v}"))).collect();
-    let ystep = if 1.0 - ymin > 0.5 { 0.2 } else if 1.0 - ymin > 0.2 { 0.05 } else { 0.01 };
+    let ystep = if 1.0 - ymin > 0.5 {
+        0.2
+    } else if 1.0 - ymin > 0.2 {
+        0.05
+    } else {
+        0.01
+    };
     let yticks = linear_ticks(ymin, 1.0, ystep, 2);
-    roc.frame(&mut svg, &format!("ROC (AUC {:.4})", report.roc_auc), "false acceptance rate (log)", "true acceptance rate", &xt, &yticks);
+    roc.frame(
+        &mut svg,
+        &format!("ROC (AUC {:.4})", report.roc_auc),
+        "false acceptance rate (log)",
+        "true acceptance rate",
+        &xt,
+        &yticks,
+    );
     // FAR 0 cannot sit on a log axis: draw it at the left edge.
     let pts: Vec<(f64, f64)> = report.roc.iter().map(|p| (p.far.max(1e-3), p.tar)).collect();
     roc.polyline(&mut svg, &pts, BLUE, false);
@@ -135,13 +204,25 @@ pub fn verification_svg(report: &VerificationReport, title: &str) -> String {
     // Show the range where there is data, in whole tenths.
     let data_lo = (f64::from(s.min.min(d.min)) * 10.0).floor() / 10.0;
     let data_hi = (f64::from(s.max.max(d.max)) * 10.0).ceil() / 10.0;
-    let (xmin, xmax) = if data_lo.is_finite() && data_hi.is_finite() && data_hi > data_lo { (data_lo.max(lo), data_hi.min(hi)) } else { (lo, hi) };
-    let frac = |counts: &[usize], total: usize| -> Vec<f64> { counts.iter().map(|&c| if total == 0 { 0.0 } else { c as f64 / total as f64 }).collect() };
+    let (xmin, xmax) = if data_lo.is_finite() && data_hi.is_finite() && data_hi > data_lo {
+        (data_lo.max(lo), data_hi.min(hi))
+    } else {
+        (lo, hi)
+    };
+    let frac = |counts: &[usize], total: usize| -> Vec<f64> {
+        counts.iter().map(|&c| if total == 0 { 0.0 } else { c as f64 / total as f64 }).collect()
+    };
     let sf = frac(&s.histogram, s.count);
     let df = frac(&d.histogram, d.count);
     let ymax = sf.iter().chain(&df).copied().fold(0.0_f64, f64::max).max(1e-3) * 1.35;
     let hist = Panel { x0: 560.0, y0: 60.0, w: 400.0, h: 290.0, xmin, xmax, ymin: 0.0, ymax, log_x: false };
-    let ystep = if ymax > 0.25 { 0.1 } else if ymax > 0.1 { 0.05 } else { 0.02 };
+    let ystep = if ymax > 0.25 {
+        0.1
+    } else if ymax > 0.1 {
+        0.05
+    } else {
+        0.02
+    };
     hist.frame(
         &mut svg,
         "Score distributions",
@@ -164,7 +245,12 @@ pub fn verification_svg(report: &VerificationReport, title: &str) -> String {
     hist.polyline(&mut svg, &steps(&sf), GREEN, false);
     hist.polyline(&mut svg, &steps(&df), ORANGE, false);
     hist.vline(&mut svg, f64::from(report.threshold), GREY, &format!("threshold {:.3}", report.threshold));
-    hist.legend(&mut svg, hist.x0 + hist.w - 190.0, hist.y0 + 6.0, &[(GREEN, &format!("same person ({})", s.count)), (ORANGE, &format!("different people ({})", d.count))]);
+    hist.legend(
+        &mut svg,
+        hist.x0 + hist.w - 190.0,
+        hist.y0 + 6.0,
+        &[(GREEN, &format!("same person ({})", s.count)), (ORANGE, &format!("different people ({})", d.count))],
+    );
     let _ = writeln!(
         svg,
         r#"<text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="12">{}-fold accuracy {:.2}% ± {:.2}, F1 {:.4}, pairs without a face: {} same / {} different</text>"#,
@@ -185,20 +271,42 @@ pub fn verification_svg(report: &VerificationReport, title: &str) -> String {
 pub fn identification_svg(report: &IdentificationReport, title: &str) -> String {
     let mut svg = begin(title);
     let p = Panel { x0: 80.0, y0: 60.0, w: 640.0, h: 290.0, xmin: 0.0, xmax: 1.0, ymin: 0.0, ymax: 1.0, log_x: false };
-    p.frame(&mut svg, &format!("Open set: {} enrolled, {} known probes, {} strangers", report.enrolled, report.known_probes, report.strangers), "match threshold (cosine similarity)", "share of probes", &linear_ticks(0.0, 1.0, 0.1, 1), &linear_ticks(0.0, 1.0, 0.2, 1));
-    let line = |f: fn(&super::identify::OperatingPoint) -> f64| -> Vec<(f64, f64)> { report.sweep.iter().map(|o| (f64::from(o.threshold), f(o))).collect() };
+    p.frame(
+        &mut svg,
+        &format!(
+            "Open set: {} enrolled, {} known probes, {} strangers",
+            report.enrolled, report.known_probes, report.strangers
+        ),
+        "match threshold (cosine similarity)",
+        "share of probes",
+        &linear_ticks(0.0, 1.0, 0.1, 1),
+        &linear_ticks(0.0, 1.0, 0.2, 1),
+    );
+    let line = |f: fn(&super::identify::OperatingPoint) -> f64| -> Vec<(f64, f64)> {
+        report.sweep.iter().map(|o| (f64::from(o.threshold), f(o))).collect()
+    };
     p.polyline(&mut svg, &line(|o| o.stranger_acceptance), ORANGE, false);
     p.polyline(&mut svg, &line(|o| o.known_identified), GREEN, false);
     p.polyline(&mut svg, &line(|o| o.known_rejected), BLUE, true);
     p.polyline(&mut svg, &line(|o| o.known_misidentified), PURPLE, true);
     let r = &report.recommended;
-    p.vline(&mut svg, f64::from(r.threshold), GREY, &format!("{:.3}: strangers accepted {:.2}%", r.threshold, r.stranger_acceptance * 100.0));
-    p.legend(&mut svg, p.x0 + p.w + 20.0, p.y0 + 10.0, &[
-        (ORANGE, "strangers accepted"),
-        (GREEN, "known people named correctly"),
-        (BLUE, "known people rejected"),
-        (PURPLE, "known people misnamed"),
-    ]);
+    p.vline(
+        &mut svg,
+        f64::from(r.threshold),
+        GREY,
+        &format!("{:.3}: strangers accepted {:.2}%", r.threshold, r.stranger_acceptance * 100.0),
+    );
+    p.legend(
+        &mut svg,
+        p.x0 + p.w + 20.0,
+        p.y0 + 10.0,
+        &[
+            (ORANGE, "strangers accepted"),
+            (GREEN, "known people named correctly"),
+            (BLUE, "known people rejected"),
+            (PURPLE, "known people misnamed"),
+        ],
+    );
     let _ = writeln!(
         svg,
         r#"<text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="12">rank-1 {:.2}%; at {:.3}: known named {:.2}%, rejected {:.2}%, misnamed {:.2}%</text>"#,

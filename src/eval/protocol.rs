@@ -139,7 +139,8 @@ pub fn parse_pairs(text: &str, k_single: usize) -> Result<PairList, EvalError> {
 
 fn parse_pair_line(line: &str, line_no: usize, expect_same: bool) -> Result<Pair, EvalError> {
     let bad = |why: &str| EvalError::Protocol(format!("line {line_no}: '{line}': {why}"));
-    let num = |s: &str| s.parse::<u32>().ok().filter(|&n| n > 0).ok_or_else(|| bad("image numbers are positive integers"));
+    let num =
+        |s: &str| s.parse::<u32>().ok().filter(|&n| n > 0).ok_or_else(|| bad("image numbers are positive integers"));
     let tokens: Vec<&str> = line.split_whitespace().collect();
     let pair = match tokens.as_slice() {
         [name, i, j] => Pair {
@@ -157,7 +158,8 @@ fn parse_pair_line(line: &str, line_no: usize, expect_same: bool) -> Result<Pair
         _ => return Err(bad("expected 'Name i j' or 'NameA i NameB j'")),
     };
     if pair.same != expect_same {
-        let want = if expect_same { "a same-person line 'Name i j'" } else { "a different-people line 'NameA i NameB j'" };
+        let want =
+            if expect_same { "a same-person line 'Name i j'" } else { "a different-people line 'NameA i NameB j'" };
         return Err(bad(&format!("expected {want} here (the header fixes how many of each come in turn)")));
     }
     Ok(pair)
@@ -173,7 +175,8 @@ pub struct Person {
 /// People as sub-folders of `dir`, each with its JPEG/PNG files; sorted by name, files by name.
 /// Folders without images are left out.
 pub fn scan_people(dir: &Path) -> Result<Vec<Person>, EvalError> {
-    let read = |p: &Path| std::fs::read_dir(p).map_err(|source| EvalError::Io { path: p.display().to_string(), source });
+    let read =
+        |p: &Path| std::fs::read_dir(p).map_err(|source| EvalError::Io { path: p.display().to_string(), source });
     let mut people = Vec::new();
     for entry in read(dir)? {
         let entry = entry.map_err(|source| EvalError::Io { path: dir.display().to_string(), source })?;

@@ -69,7 +69,11 @@ pub struct VerificationReport {
 }
 
 /// Scores every pair from the faces of its photos (paths as `Pair::a.path(images_dir)`).
-pub fn score_pairs(list: &PairList, images_dir: &Path, faces: &HashMap<PathBuf, ImageFace>) -> Result<Vec<PairScore>, EvalError> {
+pub fn score_pairs(
+    list: &PairList,
+    images_dir: &Path,
+    faces: &HashMap<PathBuf, ImageFace>,
+) -> Result<Vec<PairScore>, EvalError> {
     list.pairs
         .iter()
         .map(|pair: &Pair| {
@@ -82,13 +86,25 @@ pub fn score_pairs(list: &PairList, images_dir: &Path, faces: &HashMap<PathBuf, 
                 (Some(x), Some(y)) => (cosine(x, y), false),
                 _ => (MISSING_FACE_SCORE, true),
             };
-            Ok(PairScore { a: pair.a.to_string(), b: pair.b.to_string(), same: pair.same, fold: pair.fold, score, missing_face })
+            Ok(PairScore {
+                a: pair.a.to_string(),
+                b: pair.b.to_string(),
+                same: pair.same,
+                fold: pair.fold,
+                score,
+                missing_face,
+            })
         })
         .collect()
 }
 
 /// The verification metrics of scored pairs in `folds` folds.
-pub fn evaluate(scores: Vec<PairScore>, folds: usize, folds_note: &str, far_targets: &[f64]) -> Result<VerificationReport, EvalError> {
+pub fn evaluate(
+    scores: Vec<PairScore>,
+    folds: usize,
+    folds_note: &str,
+    far_targets: &[f64],
+) -> Result<VerificationReport, EvalError> {
     let scored: Vec<Scored> = scores.iter().map(|p| Scored { score: p.score, same: p.same }).collect();
     let fold_of: Vec<usize> = scores.iter().map(|p| p.fold).collect();
     let kfold = metrics::kfold(&scored, &fold_of, folds)
@@ -117,8 +133,7 @@ pub fn evaluate(scores: Vec<PairScore>, folds: usize, folds_note: &str, far_targ
              such pairs are left out of the score distributions"
         ),
     };
-    let mut errors: Vec<PairScore> =
-        scores.iter().filter(|p| (p.score >= threshold) != p.same).cloned().collect();
+    let mut errors: Vec<PairScore> = scores.iter().filter(|p| (p.score >= threshold) != p.same).cloned().collect();
     errors.sort_by(|x, y| (x.score - threshold).abs().total_cmp(&(y.score - threshold).abs()).reverse());
     Ok(VerificationReport {
         pairs: scores.len(),
