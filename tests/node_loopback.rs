@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use facerec::ros::msgs::{
-    CompressedImage, DiagnosticArray, Detection2DArray, Enroll, EnrollRequest, EnrollResponse, FaceArray, Forget,
+    CompressedImage, Detection2DArray, DiagnosticArray, Enroll, EnrollRequest, EnrollResponse, FaceArray, Forget,
     ForgetRequest, ForgetResponse, Header, Image, ListPeople, ListPeopleRequest, ListPeopleResponse, RosMessage,
     RosService,
 };
@@ -29,7 +29,9 @@ const JPEG: &str = "/cam_jpeg/image_raw/compressed";
 const STEP_TIMEOUT: Duration = Duration::from_secs(90);
 
 fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/faces").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/faces")
+        .join(rel)
 }
 
 /// A photo as an rgb8 Image, scaled down so its longer side is at most `max_side`.
@@ -56,11 +58,21 @@ fn raw_image(rel: &str, max_side: u32, frame_id: &str) -> Image {
 }
 
 fn jpeg_image(rel: &str, frame_id: &str) -> CompressedImage {
-    CompressedImage { header: header(frame_id), format: "jpeg".into(), data: std::fs::read(fixture(rel)).expect("fixture") }
+    CompressedImage {
+        header: header(frame_id),
+        format: "jpeg".into(),
+        data: std::fs::read(fixture(rel)).expect("fixture"),
+    }
 }
 
 fn header(frame_id: &str) -> Header {
-    Header { stamp: facerec::ros::msgs::Time { sec: 1_700_000_000, nanosec: 42 }, frame_id: frame_id.into() }
+    Header {
+        stamp: facerec::ros::msgs::Time {
+            sec: 1_700_000_000,
+            nanosec: 42,
+        },
+        frame_id: frame_id.into(),
+    }
 }
 
 /// The node under test, killed when dropped; its log goes to a file shown on failure.
@@ -110,7 +122,9 @@ where
     M: RosMessage + serde::de::DeserializeOwned + Send + Sync + 'static,
 {
     let qos = reliable(10);
-    let t = node.create_topic(&Name::parse(topic).expect("name"), M::type_name(), &qos).expect("topic");
+    let t = node
+        .create_topic(&Name::parse(topic).expect("name"), M::type_name(), &qos)
+        .expect("topic");
     let sub = node.create_subscription::<M>(&t, Some(qos)).expect("subscription");
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
@@ -127,7 +141,9 @@ where
 }
 
 fn publisher<M: RosMessage + serde::Serialize>(node: &mut Node, topic: &str, qos: QosProfile) -> Publisher<M> {
-    let t = node.create_topic(&Name::parse(topic).expect("name"), M::type_name(), &qos).expect("topic");
+    let t = node
+        .create_topic(&Name::parse(topic).expect("name"), M::type_name(), &qos)
+        .expect("topic");
     node.create_publisher::<M>(&t, Some(qos)).expect("publisher")
 }
 
@@ -150,21 +166,35 @@ impl Peer {
             .expect("participant");
         let context = Context::from_domain_participant(participant).expect("context");
         let mut node = context
-            .new_node(NodeName::new("/", "loopback_peer").expect("name"), NodeOptions::new().enable_rosout(false))
+            .new_node(
+                NodeName::new("/", "loopback_peer").expect("name"),
+                NodeOptions::new().enable_rosout(false),
+            )
             .expect("node");
         let spinner = node.spinner().expect("spinner");
         tokio::spawn(async move {
             let _ = spinner.spin().await;
         });
         // Cameras publish best-effort, like a camera driver's sensor-data profile.
-        let camera_qos = QosProfile::publisher_default().reliability_best_effort().history(History::KeepLast { depth: 1 });
+        let camera_qos = QosProfile::publisher_default()
+            .reliability_best_effort()
+            .history(History::KeepLast { depth: 1 });
         let raw = publisher(&mut node, RAW, camera_qos.clone());
         let jpeg = publisher(&mut node, JPEG, camera_qos);
         let detections = subscribe(&mut node, &format!("{NS}/facerec/detections"));
         let faces = subscribe(&mut node, &format!("{NS}/facerec/faces"));
         let diagnostics = subscribe(&mut node, "/diagnostics");
         let annotated = subscribe(&mut node, &format!("{NS}/facerec/annotated"));
-        Self { node, raw, jpeg, detections, faces, diagnostics, annotated, _context: context }
+        Self {
+            node,
+            raw,
+            jpeg,
+            detections,
+            faces,
+            diagnostics,
+            annotated,
+            _context: context,
+        }
     }
 
     /// Publishes `send()` every 300 ms until a detection array for `frame_id` arrives; returns it
@@ -172,7 +202,10 @@ impl Peer {
     async fn frame_result(&mut self, frame_id: &str, send: impl Fn(&Self)) -> (Detection2DArray, FaceArray) {
         let start = Instant::now();
         let detections = loop {
-            assert!(start.elapsed() < STEP_TIMEOUT, "no detections for frame '{frame_id}' within {STEP_TIMEOUT:?}");
+            assert!(
+                start.elapsed() < STEP_TIMEOUT,
+                "no detections for frame '{frame_id}' within {STEP_TIMEOUT:?}"
+            );
             send(self);
             let deadline = tokio::time::Instant::now() + Duration::from_millis(300);
             let mut found = None;
@@ -202,7 +235,9 @@ impl Peer {
     where
         S::Request: Send,
     {
-        tokio::time::timeout(STEP_TIMEOUT, client.wait_for_service(&self.node)).await.expect("service appears");
+        tokio::time::timeout(STEP_TIMEOUT, client.wait_for_service(&self.node))
+            .await
+            .expect("service appears");
         tokio::time::timeout(STEP_TIMEOUT, client.async_call_service(req))
             .await
             .expect("service answers in time")
@@ -211,7 +246,11 @@ impl Peer {
 }
 
 fn names(d: &Detection2DArray) -> Vec<String> {
-    let mut n: Vec<String> = d.detections.iter().map(|d| d.results[0].hypothesis.class_id.clone()).collect();
+    let mut n: Vec<String> = d
+        .detections
+        .iter()
+        .map(|d| d.results[0].hypothesis.class_id.clone())
+        .collect();
     n.sort();
     n
 }
@@ -260,7 +299,9 @@ async fn node_over_dds_loopback() {
     // 1. Two people as a raw rgb8 image: two unknown faces, header copied, boxes in pixels.
     let couple = raw_image("group/couple.jpg", 1024, "couple_raw");
     let (w, h) = (f64::from(couple.width), f64::from(couple.height));
-    let (d, f) = peer.frame_result("couple_raw", |p| p.raw.publish(couple.clone()).expect("publish")).await;
+    let (d, f) = peer
+        .frame_result("couple_raw", |p| p.raw.publish(couple.clone()).expect("publish"))
+        .await;
     assert_eq!(d.detections.len(), 2, "{d:?}");
     assert_eq!(d.header, couple.header);
     assert_eq!(names(&d), vec!["unknown", "unknown"]);
@@ -268,10 +309,18 @@ async fn node_over_dds_loopback() {
         assert_eq!(det.header, couple.header);
         let b = det.bbox;
         assert!(b.size_x > 20.0 && b.size_y > 20.0, "{b:?}");
-        assert!(b.center.position.x > 0.0 && b.center.position.x < w && b.center.position.y > 0.0 && b.center.position.y < h);
+        assert!(
+            b.center.position.x > 0.0
+                && b.center.position.x < w
+                && b.center.position.y > 0.0
+                && b.center.position.y < h
+        );
     }
     assert_eq!(f.faces.len(), 2);
-    assert!(f.faces.iter().all(|face| face.camera_topic == RAW && face.name == "unknown" && face.detection_score > 0.5));
+    assert!(f
+        .faces
+        .iter()
+        .all(|face| face.camera_topic == RAW && face.name == "unknown" && face.detection_score > 0.5));
 
     // The annotated image of that frame: same header and size, rgb8, boxes drawn (pixels differ).
     let start = Instant::now();
@@ -283,18 +332,39 @@ async fn node_over_dds_loopback() {
             }
         }
     };
-    assert_eq!((annotated.width, annotated.height, annotated.step, annotated.encoding.as_str()), (couple.width, couple.height, couple.step, "rgb8"));
+    assert_eq!(
+        (
+            annotated.width,
+            annotated.height,
+            annotated.step,
+            annotated.encoding.as_str()
+        ),
+        (couple.width, couple.height, couple.step, "rgb8")
+    );
     assert_eq!(annotated.data.len(), couple.data.len());
     assert_ne!(annotated.data, couple.data, "boxes are drawn");
 
     // 2. One person as a JPEG CompressedImage.
-    let (d, f) = peer.frame_result("id01_jpeg", |p| p.jpeg.publish(jpeg_image("by_identity/id01/img10.jpg", "id01_jpeg")).expect("publish")).await;
+    let (d, f) = peer
+        .frame_result("id01_jpeg", |p| {
+            p.jpeg
+                .publish(jpeg_image("by_identity/id01/img10.jpg", "id01_jpeg"))
+                .expect("publish")
+        })
+        .await;
     assert_eq!(names(&d), vec!["unknown"]);
     assert_eq!(f.faces[0].camera_topic, JPEG);
 
     // 3. Enroll "alice" from an image in the request: stored on disk before the answer.
     let resp: EnrollResponse = peer
-        .call::<Enroll>(&enroll, EnrollRequest { name: "alice".into(), image: raw_image("by_identity/id01/img11.jpg", 800, "req"), ..EnrollRequest::default() })
+        .call::<Enroll>(
+            &enroll,
+            EnrollRequest {
+                name: "alice".into(),
+                image: raw_image("by_identity/id01/img11.jpg", 800, "req"),
+                ..EnrollRequest::default()
+            },
+        )
         .await;
     assert!(resp.success, "{}", resp.message);
     assert_eq!(resp.samples_used, 1);
@@ -302,30 +372,107 @@ async fn node_over_dds_loopback() {
     assert!(on_disk.contains("alice"), "{on_disk}");
 
     // 4. The next frame of the same person (another photo) is named.
-    let (d, f) = peer.frame_result("id01_named", |p| p.jpeg.publish(jpeg_image("by_identity/id01/img10.jpg", "id01_named")).expect("publish")).await;
+    let (d, f) = peer
+        .frame_result("id01_named", |p| {
+            p.jpeg
+                .publish(jpeg_image("by_identity/id01/img10.jpg", "id01_named"))
+                .expect("publish")
+        })
+        .await;
     assert_eq!(names(&d), vec!["alice"], "{d:?}");
     assert!(d.detections[0].results[0].hypothesis.score > 0.363);
     assert_eq!(f.faces[0].name, "alice");
     // Someone else stays unknown.
-    let (d, _) = peer.frame_result("id02_unknown", |p| p.raw.publish(raw_image("by_identity/id02/img14.jpg", 800, "id02_unknown")).expect("publish")).await;
+    let (d, _) = peer
+        .frame_result("id02_unknown", |p| {
+            p.raw
+                .publish(raw_image("by_identity/id02/img14.jpg", 800, "id02_unknown"))
+                .expect("publish")
+        })
+        .await;
     assert_eq!(names(&d), vec!["unknown"]);
 
     // 5. Refusals: bad name, no face or two similar faces in the request image, unknown camera.
-    let refused = peer.call::<Enroll>(&enroll, EnrollRequest { name: "bad/name".into(), ..EnrollRequest::default() }).await;
-    assert!(!refused.success && refused.message.contains("invalid name"), "{}", refused.message);
-    let blank = Image { header: header("blank"), height: 240, width: 320, encoding: "mono8".into(), is_bigendian: 0, step: 320, data: vec![128; 320 * 240] };
-    let refused = peer.call::<Enroll>(&enroll, EnrollRequest { name: "nobody".into(), image: blank, ..EnrollRequest::default() }).await;
-    assert!(!refused.success && refused.message.contains("no face"), "{}", refused.message);
+    let refused = peer
+        .call::<Enroll>(
+            &enroll,
+            EnrollRequest {
+                name: "bad/name".into(),
+                ..EnrollRequest::default()
+            },
+        )
+        .await;
+    assert!(
+        !refused.success && refused.message.contains("invalid name"),
+        "{}",
+        refused.message
+    );
+    let blank = Image {
+        header: header("blank"),
+        height: 240,
+        width: 320,
+        encoding: "mono8".into(),
+        is_bigendian: 0,
+        step: 320,
+        data: vec![128; 320 * 240],
+    };
+    let refused = peer
+        .call::<Enroll>(
+            &enroll,
+            EnrollRequest {
+                name: "nobody".into(),
+                image: blank,
+                ..EnrollRequest::default()
+            },
+        )
+        .await;
+    assert!(
+        !refused.success && refused.message.contains("no face"),
+        "{}",
+        refused.message
+    );
     let two = raw_image("group/couple.jpg", 1024, "req");
-    let refused = peer.call::<Enroll>(&enroll, EnrollRequest { name: "pair".into(), image: two, ..EnrollRequest::default() }).await;
-    assert!(!refused.success && refused.message.contains("comparably close"), "{}", refused.message);
-    let refused = peer.call::<Enroll>(&enroll, EnrollRequest { name: "bob".into(), camera: "/nope".into(), ..EnrollRequest::default() }).await;
-    assert!(!refused.success && refused.message.contains("unknown camera"), "{}", refused.message);
+    let refused = peer
+        .call::<Enroll>(
+            &enroll,
+            EnrollRequest {
+                name: "pair".into(),
+                image: two,
+                ..EnrollRequest::default()
+            },
+        )
+        .await;
+    assert!(
+        !refused.success && refused.message.contains("comparably close"),
+        "{}",
+        refused.message
+    );
+    let refused = peer
+        .call::<Enroll>(
+            &enroll,
+            EnrollRequest {
+                name: "bob".into(),
+                camera: "/nope".into(),
+                ..EnrollRequest::default()
+            },
+        )
+        .await;
+    assert!(
+        !refused.success && refused.message.contains("unknown camera"),
+        "{}",
+        refused.message
+    );
 
     // 6. Enroll "bob" from the raw camera while it keeps streaming; cameras keep being processed.
     let bob_frame = raw_image("by_identity/id02/img14.jpg", 800, "bob_stream");
     let streamer = {
-        let raw = publisher::<Image>(&mut peer.node, RAW, QosProfile::publisher_default().reliability_best_effort().history(History::KeepLast { depth: 1 }));
+        let raw = publisher::<Image>(
+            &mut peer.node,
+            RAW,
+            QosProfile::publisher_default()
+                .reliability_best_effort()
+                .history(History::KeepLast { depth: 1 }),
+        );
         let frame = bob_frame.clone();
         tokio::spawn(async move {
             loop {
@@ -335,37 +482,72 @@ async fn node_over_dds_loopback() {
         })
     };
     let resp = peer
-        .call::<Enroll>(&enroll, EnrollRequest { name: "bob".into(), camera: RAW.into(), num_samples: 2, timeout_s: 30.0, ..EnrollRequest::default() })
+        .call::<Enroll>(
+            &enroll,
+            EnrollRequest {
+                name: "bob".into(),
+                camera: RAW.into(),
+                num_samples: 2,
+                timeout_s: 30.0,
+                ..EnrollRequest::default()
+            },
+        )
         .await;
     streamer.abort();
     assert!(resp.success, "{}", resp.message);
     assert_eq!(resp.samples_used, 2);
-    let (d, _) = peer.frame_result("id02_named", |p| p.raw.publish(raw_image("by_identity/id02/img14.jpg", 800, "id02_named")).expect("publish")).await;
+    let (d, _) = peer
+        .frame_result("id02_named", |p| {
+            p.raw
+                .publish(raw_image("by_identity/id02/img14.jpg", 800, "id02_named"))
+                .expect("publish")
+        })
+        .await;
     assert_eq!(names(&d), vec!["bob"], "{d:?}");
 
     // 7. list_people, forget.
     let people: ListPeopleResponse = peer.call::<ListPeople>(&list, ListPeopleRequest::default()).await;
     assert_eq!(people.names, vec!["alice".to_owned(), "bob".to_owned()]);
     assert_eq!(people.sample_counts, vec![1, 2]);
-    let gone: ForgetResponse = peer.call::<Forget>(&forget, ForgetRequest { name: "alice".into() }).await;
+    let gone: ForgetResponse = peer
+        .call::<Forget>(&forget, ForgetRequest { name: "alice".into() })
+        .await;
     assert!(gone.success && gone.removed == 1, "{}", gone.message);
-    let again: ForgetResponse = peer.call::<Forget>(&forget, ForgetRequest { name: "alice".into() }).await;
+    let again: ForgetResponse = peer
+        .call::<Forget>(&forget, ForgetRequest { name: "alice".into() })
+        .await;
     assert!(!again.success, "{}", again.message);
     let people = peer.call::<ListPeople>(&list, ListPeopleRequest::default()).await;
     assert_eq!(people.names, vec!["bob".to_owned()]);
-    let (d, _) = peer.frame_result("id01_forgotten", |p| p.jpeg.publish(jpeg_image("by_identity/id01/img10.jpg", "id01_forgotten")).expect("publish")).await;
+    let (d, _) = peer
+        .frame_result("id01_forgotten", |p| {
+            p.jpeg
+                .publish(jpeg_image("by_identity/id01/img10.jpg", "id01_forgotten"))
+                .expect("publish")
+        })
+        .await;
     assert_eq!(names(&d), vec!["unknown"]);
 
     // 8. Malformed input is dropped and counted; the node keeps working.
     let mut bad = raw_image("by_identity/id02/img14.jpg", 200, "malformed");
     bad.step -= 1;
-    let garbage = CompressedImage { header: header("garbage"), format: "jpeg".into(), data: b"\xff\xd8\xff not a jpeg".to_vec() };
+    let garbage = CompressedImage {
+        header: header("garbage"),
+        format: "jpeg".into(),
+        data: b"\xff\xd8\xff not a jpeg".to_vec(),
+    };
     for _ in 0..5 {
         peer.raw.publish(bad.clone()).expect("publish");
         peer.jpeg.publish(garbage.clone()).expect("publish");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let (d, _) = peer.frame_result("after_malformed", |p| p.raw.publish(raw_image("group/couple.jpg", 1024, "after_malformed")).expect("publish")).await;
+    let (d, _) = peer
+        .frame_result("after_malformed", |p| {
+            p.raw
+                .publish(raw_image("group/couple.jpg", 1024, "after_malformed"))
+                .expect("publish")
+        })
+        .await;
     assert_eq!(d.detections.len(), 2);
     let start = Instant::now();
     let (mut raw_malformed, mut jpeg_malformed, mut provider) = (0u64, 0u64, String::new());
@@ -381,7 +563,9 @@ async fn node_over_dds_loopback() {
                 Some(JPEG) => jpeg_malformed = value("malformed").and_then(|v| v.parse().ok()).unwrap_or(0),
                 _ => {}
             }
-            if let (Some(topic), Some(mean), Some(max)) = (value("topic"), value("latency_ms_mean"), value("latency_ms_max")) {
+            if let (Some(topic), Some(mean), Some(max)) =
+                (value("topic"), value("latency_ms_mean"), value("latency_ms_max"))
+            {
                 if value("processed_hz").is_some_and(|hz| hz != "0.00") {
                     latencies.push(format!("{topic}: mean {mean} ms, max {max} ms"));
                 }
@@ -391,7 +575,10 @@ async fn node_over_dds_loopback() {
             }
         }
     }
-    assert!(raw_malformed > 0 && jpeg_malformed > 0, "malformed counts: raw {raw_malformed}, jpeg {jpeg_malformed}");
+    assert!(
+        raw_malformed > 0 && jpeg_malformed > 0,
+        "malformed counts: raw {raw_malformed}, jpeg {jpeg_malformed}"
+    );
     assert_eq!(provider, "cpu");
     // Shown with --nocapture: what the node logged and the latencies /diagnostics reported.
     let log = std::fs::read_to_string(&node.log).unwrap_or_default();

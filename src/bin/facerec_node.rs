@@ -52,9 +52,15 @@ fn run() -> anyhow::Result<()> {
     }
     // RUST_LOG wins; otherwise --log-level (default info) for this node, and only errors from
     // the DDS stack, which is chatty about every peer it meets.
-    let filter = std::env::var("RUST_LOG").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| {
-        format!("{},rustdds=error,ros2_client=error", args.log_filter().unwrap_or_else(|| "info".to_owned()))
-    });
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| {
+            format!(
+                "{},rustdds=error,ros2_client=error",
+                args.log_filter().unwrap_or_else(|| "info".to_owned())
+            )
+        });
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)

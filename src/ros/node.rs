@@ -24,11 +24,10 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Instant;
 
 use futures::StreamExt;
-use ros2_client::{
-    Context, Name, Node, NodeName, NodeOptions, ParameterValue, Publisher, QosProfile, Server,
-    ServiceMapping,
-};
 use ros2_client::qos::{Durability, History, WhenFull};
+use ros2_client::{
+    Context, Name, Node, NodeName, NodeOptions, ParameterValue, Publisher, QosProfile, Server, ServiceMapping,
+};
 use tokio::sync::mpsc;
 
 use self::config::{CameraKind, NodeConfig};
@@ -40,8 +39,8 @@ use self::workers::{CameraFrame, Incoming, Output, Shared};
 use crate::gallery::{Gallery, GalleryError};
 use crate::pipeline::{Pipeline, PipelineError};
 use crate::ros::msgs::{
-    CompressedImage, DiagnosticArray, DiagnosticStatus, Enroll, Forget, Header, Image, KeyValue, ListPeople, RosMessage,
-    RosService, Time,
+    CompressedImage, DiagnosticArray, DiagnosticStatus, Enroll, Forget, Header, Image, KeyValue, ListPeople,
+    RosMessage, RosService, Time,
 };
 use crate::ros::params::{DiscoveryRange, NameResolver, Params, ParamsError, RosArgs, RosEnv};
 
@@ -102,7 +101,10 @@ pub async fn run(args: RosArgs, env: RosEnv, shutdown: impl Future<Output = ()>)
     let fqn = names.node_fqn();
     let params = Params::for_node(&args, &names.node_name, &fqn)?;
     for unknown in NodeConfig::unknown_parameters(&params) {
-        tracing::warn!("parameter '{unknown}' is not used by {fqn} (known: {})", config::KNOWN_PARAMETERS.join(", "));
+        tracing::warn!(
+            "parameter '{unknown}' is not used by {fqn} (known: {})",
+            config::KNOWN_PARAMETERS.join(", ")
+        );
     }
     let config = NodeConfig::from_params(&params, &names, &env, |k| std::env::var(k).ok())?;
 
@@ -114,7 +116,9 @@ pub async fn run(args: RosArgs, env: RosEnv, shutdown: impl Future<Output = ()>)
             .await
             .map_err(|e| NodeError::Internal(e.to_string()))??
     };
-    let first = pipelines.first().ok_or_else(|| NodeError::Internal("no worker".to_owned()))?;
+    let first = pipelines
+        .first()
+        .ok_or_else(|| NodeError::Internal("no worker".to_owned()))?;
     let provider = first.runtime().provider();
     let model_tag = first.model_tag().clone();
     gallery.bind_model(&model_tag)?;
@@ -131,7 +135,9 @@ pub async fn run(args: RosArgs, env: RosEnv, shutdown: impl Future<Output = ()>)
     if env.discovery == DiscoveryRange::Localhost {
         builder = builder.with_only_networks([IpAddr::V4(Ipv4Addr::LOCALHOST)]);
     }
-    let participant = builder.build().map_err(|e| ros_err("DDS participant")(&format!("{e:?}")))?;
+    let participant = builder
+        .build()
+        .map_err(|e| ros_err("DDS participant")(&format!("{e:?}")))?;
     let context = Context::from_domain_participant(participant).map_err(|e| ros_err("context")(&format!("{e:?}")))?;
     let started = Arc::new(AtomicBool::new(false));
     let mut options = NodeOptions::new().enable_rosout(true);
@@ -143,14 +149,18 @@ pub async fn run(args: RosArgs, env: RosEnv, shutdown: impl Future<Output = ()>)
     let guard = Arc::clone(&started);
     options = options.parameter_validator(Box::new(move |name: &str, _value: &ParameterValue| {
         if guard.load(Ordering::SeqCst) && name != "use_sim_time" {
-            Err(format!("parameter '{name}' is read at start only; restart the node to change it"))
+            Err(format!(
+                "parameter '{name}' is read at start only; restart the node to change it"
+            ))
         } else {
             Ok(())
         }
     }));
     let node_name = NodeName::new(&names.namespace, &names.node_name)
         .map_err(|e| NodeError::Ros(format!("node name {fqn}: {e:?}")))?;
-    let mut node = context.new_node(node_name, options).map_err(|e| ros_err("node")(&format!("{e:?}")))?;
+    let mut node = context
+        .new_node(node_name, options)
+        .map_err(|e| ros_err("node")(&format!("{e:?}")))?;
     started.store(true, Ordering::SeqCst);
     let spinner = node.spinner().map_err(|e| ros_err("spinner")(&format!("{e:?}")))?;
     let spin_task = tokio::spawn(async move {
@@ -194,7 +204,10 @@ pub async fn run(args: RosArgs, env: RosEnv, shutdown: impl Future<Output = ()>)
     }
 
     // Services.
-    let handlers = Services { shared: Arc::clone(&shared), defaults: config.enroll.clone() };
+    let handlers = Services {
+        shared: Arc::clone(&shared),
+        defaults: config.enroll.clone(),
+    };
     let mapping = config.service_mapping;
     let enroll_server = server::<Enroll>(&mut node, mapping, &names.resolve("~/enroll")?)?;
     let forget_server = server::<Forget>(&mut node, mapping, &names.resolve("~/forget")?)?;
@@ -222,7 +235,13 @@ pub async fn run(args: RosArgs, env: RosEnv, shutdown: impl Future<Output = ()>)
     }));
 
     // Diagnostics.
-    tasks.push(diagnostics_task(&mut node, Arc::clone(&shared), &config, &fqn, provider.to_string())?);
+    tasks.push(diagnostics_task(
+        &mut node,
+        Arc::clone(&shared),
+        &config,
+        &fqn,
+        provider.to_string(),
+    )?);
 
     // Every DDS entity exists: start the publisher thread and the workers.
     let (out_tx, out_rx) = mpsc::channel::<Output>(OUTPUT_QUEUE);
@@ -253,7 +272,11 @@ pub async fn run(args: RosArgs, env: RosEnv, shutdown: impl Future<Output = ()>)
         mapping,
         names.resolve("~/detections")?,
         names.resolve("~/faces")?,
-        if config.publish_annotated { format!(", {}", names.resolve("~/annotated")?) } else { String::new() },
+        if config.publish_annotated {
+            format!(", {}", names.resolve("~/annotated")?)
+        } else {
+            String::new()
+        },
     );
 
     shutdown.await;
@@ -305,13 +328,18 @@ where
         while let Some(item) = stream.next().await {
             match item {
                 Ok((msg, _info)) => {
-                    let frame = CameraFrame { msg: wrap(msg), arrived: Instant::now() };
+                    let frame = CameraFrame {
+                        msg: wrap(msg),
+                        arrived: Instant::now(),
+                    };
                     match shared.scheduler.put(index, frame) {
                         Ok(replaced) => shared.stats.received(index, replaced.is_some()),
                         Err(_) => return, // closed: shutting down
                     }
                 }
-                Err(e) => shared.stats.malformed(index, &format!("cannot deserialize message: {e:?}")),
+                Err(e) => shared
+                    .stats
+                    .malformed(index, &format!("cannot deserialize message: {e:?}")),
             }
         }
     }))
@@ -322,8 +350,14 @@ fn server<S: RosService>(
     mapping: ServiceMapping,
     resolved: &str,
 ) -> Result<Server<S::Request, S::Response>, NodeError> {
-    node.create_server::<S::Request, S::Response>(mapping, &ros_name(resolved)?, &S::type_name(), service_qos(), service_qos())
-        .map_err(|e| NodeError::Ros(format!("service {resolved}: {e:?}")))
+    node.create_server::<S::Request, S::Response>(
+        mapping,
+        &ros_name(resolved)?,
+        &S::type_name(),
+        service_qos(),
+        service_qos(),
+    )
+    .map_err(|e| NodeError::Ros(format!("service {resolved}: {e:?}")))
 }
 
 /// Answers requests; each request runs in its own task so a long enrolment does not hold up
@@ -372,7 +406,8 @@ fn publisher<M: RosMessage + serde::Serialize>(
     let topic = node
         .create_topic(&ros_name(resolved)?, M::type_name(), &qos)
         .map_err(|e| NodeError::Ros(format!("topic {resolved}: {e:?}")))?;
-    node.create_publisher::<M>(&topic, Some(qos)).map_err(|e| NodeError::Ros(format!("publisher {resolved}: {e:?}")))
+    node.create_publisher::<M>(&topic, Some(qos))
+        .map_err(|e| NodeError::Ros(format!("publisher {resolved}: {e:?}")))
 }
 
 impl OutputPublishers {
@@ -380,7 +415,11 @@ impl OutputPublishers {
         Ok(Self {
             detections: publisher(node, &names.resolve("~/detections")?, output_qos(10))?,
             faces: publisher(node, &names.resolve("~/faces")?, output_qos(10))?,
-            annotated: if annotated { Some(publisher(node, &names.resolve("~/annotated")?, output_qos(1))?) } else { None },
+            annotated: if annotated {
+                Some(publisher(node, &names.resolve("~/annotated")?, output_qos(1))?)
+            } else {
+                None
+            },
             first: Vec::new(),
         })
     }
@@ -454,7 +493,10 @@ fn diagnostics_task(
                 let g = shared.gallery.read().unwrap_or_else(PoisonError::into_inner);
                 (g.len(), g.vector_count())
             };
-            let kv = |k: &str, v: String| KeyValue { key: k.to_owned(), value: v };
+            let kv = |k: &str, v: String| KeyValue {
+                key: k.to_owned(),
+                value: v,
+            };
             status.push(DiagnosticStatus {
                 level: DiagnosticStatus::OK,
                 name: format!("{fqn}: face pipeline"),
@@ -471,7 +513,13 @@ fn diagnostics_task(
                     kv("embedder_model", embedder.clone()),
                 ],
             });
-            let msg = DiagnosticArray { header: Header { stamp: Time::now(), frame_id: String::new() }, status };
+            let msg = DiagnosticArray {
+                header: Header {
+                    stamp: Time::now(),
+                    frame_id: String::new(),
+                },
+                status,
+            };
             if let Err(e) = publisher.publish(msg) {
                 tracing::debug!("publishing diagnostics failed: {e:?}");
             }

@@ -16,8 +16,8 @@ use ros2_client::ServiceMapping;
 use crate::detect::DetectorKind;
 use crate::enroll::EnrollPolicy;
 use crate::pipeline::PipelineConfig;
-use crate::runtime::Provider;
 use crate::ros::params::{NameResolver, Params, ParamsError, RosEnv};
+use crate::runtime::Provider;
 
 /// Every parameter the node reads. Others are reported as unknown (a warning, not an error).
 pub const KNOWN_PARAMETERS: &[&str] = &[
@@ -111,13 +111,20 @@ pub fn default_gallery_path(get: impl Fn(&str) -> Option<String>) -> PathBuf {
     let ros_home = get("ROS_HOME")
         .filter(|s| !s.is_empty())
         .map(PathBuf::from)
-        .or_else(|| get("HOME").filter(|s| !s.is_empty()).map(|h| PathBuf::from(h).join(".ros")))
+        .or_else(|| {
+            get("HOME")
+                .filter(|s| !s.is_empty())
+                .map(|h| PathBuf::from(h).join(".ros"))
+        })
         .unwrap_or_else(|| PathBuf::from(".ros"));
     ros_home.join("facerec").join("gallery.yaml")
 }
 
 fn bad(name: &str, why: impl Into<String>) -> ParamsError {
-    ParamsError::BadParameter { name: name.to_owned(), why: why.into() }
+    ParamsError::BadParameter {
+        name: name.to_owned(),
+        why: why.into(),
+    }
 }
 
 fn positive_f64(params: &Params, name: &str, default: f64) -> Result<f64, ParamsError> {
@@ -164,8 +171,13 @@ impl NodeConfig {
             }
             pipeline.detector.input_size = size;
         }
-        pipeline.detector.score_threshold =
-            f32_in(params, "detector.score_threshold", pipeline.detector.score_threshold, 0.0, 1.0)?;
+        pipeline.detector.score_threshold = f32_in(
+            params,
+            "detector.score_threshold",
+            pipeline.detector.score_threshold,
+            0.0,
+            1.0,
+        )?;
         pipeline.detector.nms_iou = f32_in(params, "detector.nms_iou", pipeline.detector.nms_iou, 0.0, 1.0)?;
         if let Some(model) = params.get_str("embedder.model")? {
             pipeline.embedder.model = PathBuf::from(model);
@@ -177,12 +189,21 @@ impl NodeConfig {
             pipeline.embedder.max_batch = batch as usize;
         }
         pipeline.match_threshold = f32_in(params, "match_threshold", pipeline.match_threshold, -1.0, 1.0)?;
-        pipeline.runtime.provider = match params.get_str("execution_provider")?.map(str::to_ascii_lowercase).as_deref() {
+        pipeline.runtime.provider = match params
+            .get_str("execution_provider")?
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             None | Some("auto") => Provider::Auto,
             Some("cpu") => Provider::Cpu,
             Some("cuda") => Provider::Cuda,
             Some("tensorrt") => Provider::Tensorrt,
-            Some(other) => return Err(bad("execution_provider", format!("{other:?}: expected auto, cpu, cuda or tensorrt"))),
+            Some(other) => {
+                return Err(bad(
+                    "execution_provider",
+                    format!("{other:?}: expected auto, cpu, cuda or tensorrt"),
+                ))
+            }
         };
         if let Some(threads) = params.get_u32("threads")? {
             pipeline.runtime.intra_threads = threads as usize;
@@ -199,7 +220,9 @@ impl NodeConfig {
             _ => default_gallery_path(&env_var),
         };
 
-        let configured = params.get_str_array("cameras")?.unwrap_or_else(|| vec![DEFAULT_CAMERA.to_owned()]);
+        let configured = params
+            .get_str_array("cameras")?
+            .unwrap_or_else(|| vec![DEFAULT_CAMERA.to_owned()]);
         if configured.is_empty() {
             return Err(bad("cameras", "at least one camera topic is needed"));
         }
@@ -207,10 +230,17 @@ impl NodeConfig {
         for name in configured {
             let topic = names.resolve(&name)?;
             if cameras.iter().any(|c| c.topic == topic) {
-                return Err(bad("cameras", format!("{name:?} resolves to {topic}, which is listed twice")));
+                return Err(bad(
+                    "cameras",
+                    format!("{name:?} resolves to {topic}, which is listed twice"),
+                ));
             }
             let kind = CameraKind::for_topic(&topic);
-            cameras.push(CameraConfig { configured: name, topic, kind });
+            cameras.push(CameraConfig {
+                configured: name,
+                topic,
+                kind,
+            });
         }
 
         let workers = params.get_u32("workers")?.unwrap_or(1);
@@ -249,7 +279,12 @@ impl NodeConfig {
 
     /// Parameter names set but not read by the node (likely typos).
     pub fn unknown_parameters(params: &Params) -> Vec<String> {
-        params.iter().map(|(k, _)| k).filter(|k| !KNOWN_PARAMETERS.contains(k)).map(str::to_owned).collect()
+        params
+            .iter()
+            .map(|(k, _)| k)
+            .filter(|k| !KNOWN_PARAMETERS.contains(k))
+            .map(str::to_owned)
+            .collect()
     }
 }
 
@@ -276,7 +311,11 @@ mod tests {
         assert_eq!(c.gallery, PathBuf::from("/home/r/.ros/facerec/gallery.yaml"));
         assert_eq!(
             c.cameras,
-            vec![CameraConfig { configured: "camera/image_raw".into(), topic: "/camera/image_raw".into(), kind: CameraKind::Raw }]
+            vec![CameraConfig {
+                configured: "camera/image_raw".into(),
+                topic: "/camera/image_raw".into(),
+                kind: CameraKind::Raw
+            }]
         );
         assert_eq!(c.workers, 1);
         assert!(!c.publish_annotated);
@@ -340,8 +379,12 @@ mod tests {
     #[test]
     fn shipped_params_file_is_read_completely() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/facerec.yaml");
-        let args = RosArgs::parse(["--ros-args".to_owned(), "--params-file".to_owned(), path.display().to_string()])
-            .expect("args");
+        let args = RosArgs::parse([
+            "--ros-args".to_owned(),
+            "--params-file".to_owned(),
+            path.display().to_string(),
+        ])
+        .expect("args");
         let names = NameResolver::new(&args, "facerec", "/robot").expect("names");
         let params = Params::for_node(&args, "facerec", &names.node_fqn()).expect("params file parses");
         assert_eq!(NodeConfig::unknown_parameters(&params), Vec::<String>::new());

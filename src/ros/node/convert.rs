@@ -7,8 +7,8 @@ use image::RgbImage;
 use crate::frame::{Frame, FrameError, PixelFormat};
 use crate::pipeline::Recognition;
 use crate::ros::msgs::{
-    BoundingBox2D, CompressedImage, Detection2D, Detection2DArray, Face, FaceArray, Header, Image,
-    ObjectHypothesis, ObjectHypothesisWithPose, Point2D, Pose2D,
+    BoundingBox2D, CompressedImage, Detection2D, Detection2DArray, Face, FaceArray, Header, Image, ObjectHypothesis,
+    ObjectHypothesisWithPose, Point2D, Pose2D,
 };
 
 /// Why a camera message could not become a frame.
@@ -48,7 +48,10 @@ pub fn frame_from_compressed(msg: &CompressedImage) -> Result<Frame, ConvertErro
 
 fn hypothesis(r: &Recognition) -> ObjectHypothesisWithPose {
     ObjectHypothesisWithPose {
-        hypothesis: ObjectHypothesis { class_id: r.name.clone(), score: f64::from(r.score) },
+        hypothesis: ObjectHypothesis {
+            class_id: r.name.clone(),
+            score: f64::from(r.score),
+        },
         ..ObjectHypothesisWithPose::default()
     }
 }
@@ -62,7 +65,13 @@ pub fn detection_from_recognition(r: &Recognition, header: &Header) -> Detection
         header: header.clone(),
         results: vec![hypothesis(r)],
         bbox: BoundingBox2D {
-            center: Pose2D { position: Point2D { x: f64::from(c.x), y: f64::from(c.y) }, theta: 0.0 },
+            center: Pose2D {
+                position: Point2D {
+                    x: f64::from(c.x),
+                    y: f64::from(c.y),
+                },
+                theta: 0.0,
+            },
             size_x: f64::from(b.width),
             size_y: f64::from(b.height),
         },
@@ -74,7 +83,10 @@ pub fn detection_from_recognition(r: &Recognition, header: &Header) -> Detection
 pub fn detection_array(recognitions: &[Recognition], header: &Header) -> Detection2DArray {
     Detection2DArray {
         header: header.clone(),
-        detections: recognitions.iter().map(|r| detection_from_recognition(r, header)).collect(),
+        detections: recognitions
+            .iter()
+            .map(|r| detection_from_recognition(r, header))
+            .collect(),
     }
 }
 
@@ -106,7 +118,10 @@ pub fn face_from_recognition(r: &Recognition, camera_topic: &str) -> Face {
 pub fn face_array(recognitions: &[Recognition], header: &Header, camera_topic: &str) -> FaceArray {
     FaceArray {
         header: header.clone(),
-        faces: recognitions.iter().map(|r| face_from_recognition(r, camera_topic)).collect(),
+        faces: recognitions
+            .iter()
+            .map(|r| face_from_recognition(r, camera_topic))
+            .collect(),
     }
 }
 
@@ -131,7 +146,10 @@ mod tests {
     use crate::ros::msgs::Time;
 
     fn header() -> Header {
-        Header { stamp: Time { sec: 12, nanosec: 345 }, frame_id: "head_camera".into() }
+        Header {
+            stamp: Time { sec: 12, nanosec: 345 },
+            frame_id: "head_camera".into(),
+        }
     }
 
     fn image(width: u32, height: u32, step: u32, encoding: &str, len: usize) -> Image {
@@ -153,7 +171,12 @@ mod tests {
             margin: 0.25,
             best_candidate: Some("ann".into()),
             detection: Detection {
-                bbox: BBox { x: 10.0, y: 20.0, width: 30.0, height: 40.0 },
+                bbox: BBox {
+                    x: 10.0,
+                    y: 20.0,
+                    width: 30.0,
+                    height: 40.0,
+                },
                 score: 0.99,
                 landmarks: [
                     Point { x: 1.0, y: 2.0 },
@@ -180,17 +203,24 @@ mod tests {
     #[test]
     fn malformed_images_are_errors() {
         let cases = [
-            image(4, 3, 12, "rgb8", 35),         // data too short
-            image(4, 3, 11, "rgb8", 36),         // step below width * 3
-            image(0, 3, 0, "rgb8", 0),           // zero width
-            image(4, 0, 12, "rgb8", 0),          // zero height
-            image(100_000, 1, 300_000, "rgb8", 300_000), // absurd width
-            image(4, 3, 12, "yuv422", 36),       // unknown encoding
-            image(4, 3, 12, "16UC1", 36),        // depth image
+            image(4, 3, 12, "rgb8", 35),                     // data too short
+            image(4, 3, 11, "rgb8", 36),                     // step below width * 3
+            image(0, 3, 0, "rgb8", 0),                       // zero width
+            image(4, 0, 12, "rgb8", 0),                      // zero height
+            image(100_000, 1, 300_000, "rgb8", 300_000),     // absurd width
+            image(4, 3, 12, "yuv422", 36),                   // unknown encoding
+            image(4, 3, 12, "16UC1", 36),                    // depth image
             image(u32::MAX, u32::MAX, u32::MAX, "rgb8", 10), // overflow bait
         ];
         for msg in cases {
-            let desc = format!("{}x{} step {} {} len {}", msg.width, msg.height, msg.step, msg.encoding, msg.data.len());
+            let desc = format!(
+                "{}x{} step {} {} len {}",
+                msg.width,
+                msg.height,
+                msg.step,
+                msg.encoding,
+                msg.data.len()
+            );
             assert!(frame_from_image(msg).is_err(), "{desc}");
         }
     }
@@ -206,7 +236,11 @@ mod tests {
         image::DynamicImage::ImageRgb8(rgb)
             .write_to(&mut std::io::Cursor::new(&mut jpeg), image::ImageFormat::Jpeg)
             .expect("encode jpeg");
-        let msg = |format: &str, data: &[u8]| CompressedImage { header: header(), format: format.into(), data: data.to_vec() };
+        let msg = |format: &str, data: &[u8]| CompressedImage {
+            header: header(),
+            format: format.into(),
+            data: data.to_vec(),
+        };
 
         let f = frame_from_compressed(&msg("png", &png)).expect("png");
         assert_eq!((f.width(), f.height()), (16, 8));
@@ -214,7 +248,10 @@ mod tests {
         let f = frame_from_compressed(&msg("rgb8; jpeg compressed bgr8", &jpeg)).expect("jpeg");
         assert_eq!((f.width(), f.height()), (16, 8));
 
-        assert!(frame_from_compressed(&msg("jpeg", &jpeg[..jpeg.len() / 3])).is_err(), "truncated jpeg");
+        assert!(
+            frame_from_compressed(&msg("jpeg", &jpeg[..jpeg.len() / 3])).is_err(),
+            "truncated jpeg"
+        );
         assert!(frame_from_compressed(&msg("jpeg", b"not an image at all")).is_err());
         assert!(frame_from_compressed(&msg("jpeg", &[])).is_err());
         assert!(frame_from_compressed(&msg("16UC1; compressedDepth png", &png)).is_err());
@@ -252,7 +289,10 @@ mod tests {
     fn rgb_image_round_trips_through_an_image_message() {
         let rgb = RgbImage::from_fn(5, 3, |x, y| image::Rgb([x as u8, y as u8, 9]));
         let msg = image_from_rgb(rgb.clone(), &header());
-        assert_eq!((msg.width, msg.height, msg.step, msg.encoding.as_str()), (5, 3, 15, "rgb8"));
+        assert_eq!(
+            (msg.width, msg.height, msg.step, msg.encoding.as_str()),
+            (5, 3, 15, "rgb8")
+        );
         let back = frame_from_image(msg).expect("valid");
         assert_eq!(back.rgb(), &rgb);
     }

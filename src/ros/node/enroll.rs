@@ -70,7 +70,11 @@ impl EnrollHub {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, samples) = mpsc::unbounded_channel();
         self.lock().push(Collector { id, camera, tx });
-        Registration { hub: Arc::clone(self), id, samples }
+        Registration {
+            hub: Arc::clone(self),
+            id,
+            samples,
+        }
     }
 
     /// Enrolments in progress.
@@ -87,7 +91,10 @@ impl EnrollHub {
     /// computed only when someone wants it.
     pub fn offer(&self, camera: usize, sample: impl FnOnce() -> Sample) {
         let collectors = self.lock();
-        let mut wanted = collectors.iter().filter(|c| c.camera.is_none_or(|k| k == camera)).peekable();
+        let mut wanted = collectors
+            .iter()
+            .filter(|c| c.camera.is_none_or(|k| k == camera))
+            .peekable();
         if wanted.peek().is_none() {
             return;
         }

@@ -35,7 +35,11 @@ pub struct Services {
 }
 
 fn refuse(message: impl Into<String>) -> EnrollResponse {
-    EnrollResponse { success: false, message: message.into(), samples_used: 0 }
+    EnrollResponse {
+        success: false,
+        message: message.into(),
+        samples_used: 0,
+    }
 }
 
 impl Services {
@@ -67,7 +71,10 @@ impl Services {
             .map(Some)
             .ok_or_else(|| {
                 let known: Vec<&str> = cameras.iter().map(|c| c.topic.as_str()).collect();
-                format!("unknown camera '{requested}'; this node listens to: {}", known.join(", "))
+                format!(
+                    "unknown camera '{requested}'; this node listens to: {}",
+                    known.join(", ")
+                )
             })
     }
 
@@ -97,10 +104,16 @@ impl Services {
             .await;
         match result {
             Ok(total) => {
-                tracing::info!("enrolled '{}': {used} sample(s) from {source}; {total} stored", req.name);
+                tracing::info!(
+                    "enrolled '{}': {used} sample(s) from {source}; {total} stored",
+                    req.name
+                );
                 EnrollResponse {
                     success: true,
-                    message: format!("enrolled '{}': {used} sample(s) from {source}; {total} stored in total", req.name),
+                    message: format!(
+                        "enrolled '{}': {used} sample(s) from {source}; {total} stored in total",
+                        req.name
+                    ),
                     samples_used: u32::try_from(used).unwrap_or(u32::MAX),
                 }
             }
@@ -117,7 +130,10 @@ impl Services {
         match tokio::time::timeout(IMAGE_JOB_TIMEOUT, answer).await {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err("the node is shutting down".to_owned()),
-            Err(_) => Err(format!("no worker took the image within {} s", IMAGE_JOB_TIMEOUT.as_secs())),
+            Err(_) => Err(format!(
+                "no worker took the image within {} s",
+                IMAGE_JOB_TIMEOUT.as_secs()
+            )),
         }
     }
 
@@ -133,7 +149,10 @@ impl Services {
         } else if req.timeout_s.is_finite() && req.timeout_s > 0.0 {
             Duration::from_secs_f32(req.timeout_s).min(MAX_ENROLL_TIMEOUT)
         } else {
-            return Err(format!("timeout_s {} must be a positive number of seconds (or 0 for the default)", req.timeout_s));
+            return Err(format!(
+                "timeout_s {} must be a positive number of seconds (or 0 for the default)",
+                req.timeout_s
+            ));
         };
         let where_ = match camera.and_then(|i| self.shared.cameras.get(i)) {
             Some(c) => c.topic.clone(),
@@ -160,7 +179,10 @@ impl Services {
             .and_then(|&i| self.shared.cameras.get(i))
             .map_or(where_, |c| c.topic.clone());
         let source = if got.samples.len() < wanted as usize {
-            format!("{from} ({} of {wanted} requested before the timeout)", got.samples.len())
+            format!(
+                "{from} ({} of {wanted} requested before the timeout)",
+                got.samples.len()
+            )
         } else {
             from
         };
@@ -184,15 +206,21 @@ impl Services {
                     removed: u32::try_from(n).unwrap_or(u32::MAX),
                 }
             }
-            Err(e) => ForgetResponse { success: false, message: format!("could not forget '{}': {e}", req.name), removed: 0 },
+            Err(e) => ForgetResponse {
+                success: false,
+                message: format!("could not forget '{}': {e}", req.name),
+                removed: 0,
+            },
         }
     }
 
     /// `~/list_people`.
     pub fn list_people(&self, _req: ListPeopleRequest) -> ListPeopleResponse {
         let gallery = self.shared.gallery.read().unwrap_or_else(PoisonError::into_inner);
-        let mut people: Vec<(String, u32)> =
-            gallery.people().map(|(n, c)| (n.to_owned(), u32::try_from(c).unwrap_or(u32::MAX))).collect();
+        let mut people: Vec<(String, u32)> = gallery
+            .people()
+            .map(|(n, c)| (n.to_owned(), u32::try_from(c).unwrap_or(u32::MAX)))
+            .collect();
         people.sort();
         let (names, sample_counts) = people.into_iter().unzip();
         ListPeopleResponse { names, sample_counts }
@@ -212,10 +240,22 @@ mod tests {
 
     fn services(dir: &std::path::Path) -> Services {
         let mut gallery = Gallery::open_or_create(&dir.join("g.yaml")).expect("new");
-        gallery.bind_model(&ModelTag { file: "m".into(), sha256: "s".into(), dim: 2 }).expect("bind");
-        gallery.add_and_save("zoe", vec![vec![1.0, 0.0], vec![0.0, 1.0]]).expect("save");
+        gallery
+            .bind_model(&ModelTag {
+                file: "m".into(),
+                sha256: "s".into(),
+                dim: 2,
+            })
+            .expect("bind");
+        gallery
+            .add_and_save("zoe", vec![vec![1.0, 0.0], vec![0.0, 1.0]])
+            .expect("save");
         gallery.add_and_save("al", vec![vec![1.0, 1.0]]).expect("save");
-        let cameras = vec![CameraConfig { configured: "image_raw".into(), topic: "/robot/image_raw".into(), kind: CameraKind::Raw }];
+        let cameras = vec![CameraConfig {
+            configured: "image_raw".into(),
+            topic: "/robot/image_raw".into(),
+            kind: CameraKind::Raw,
+        }];
         Services {
             shared: Arc::new(Shared {
                 scheduler: Scheduler::new(1, 2),
@@ -226,7 +266,11 @@ mod tests {
                 policy: EnrollPolicy::default(),
                 publish_annotated: false,
             }),
-            defaults: EnrollDefaults { samples: 2, timeout: Duration::from_millis(50), policy: EnrollPolicy::default() },
+            defaults: EnrollDefaults {
+                samples: 2,
+                timeout: Duration::from_millis(50),
+                policy: EnrollPolicy::default(),
+            },
         }
     }
 
@@ -235,13 +279,19 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let s = services(dir.path());
         let l = s.list_people(ListPeopleRequest::default());
-        assert_eq!((l.names, l.sample_counts), (vec!["al".to_owned(), "zoe".to_owned()], vec![1, 2]));
+        assert_eq!(
+            (l.names, l.sample_counts),
+            (vec!["al".to_owned(), "zoe".to_owned()], vec![1, 2])
+        );
 
         let f = s.forget(ForgetRequest { name: "zoe".into() }).await;
         assert!(f.success, "{}", f.message);
         assert_eq!(f.removed, 2);
         let on_disk = Gallery::load(&dir.path().join("g.yaml")).expect("saved");
-        assert_eq!(on_disk.people().map(|(n, _)| n.to_owned()).collect::<Vec<_>>(), vec!["al".to_owned()]);
+        assert_eq!(
+            on_disk.people().map(|(n, _)| n.to_owned()).collect::<Vec<_>>(),
+            vec!["al".to_owned()]
+        );
 
         let f = s.forget(ForgetRequest { name: "zoe".into() }).await;
         assert!(!f.success);
@@ -268,7 +318,10 @@ mod tests {
             (req("ann", "", 0, -1.0), "timeout_s -1"),
             (req("ann", "", 0, f32::NAN), "timeout_s NaN"),
             // No frames arrive: the collection times out (default 50 ms here).
-            (req("ann", "image_raw", 0, 0.0), "no frames were processed from /robot/image_raw"),
+            (
+                req("ann", "image_raw", 0, 0.0),
+                "no frames were processed from /robot/image_raw",
+            ),
             (req("ann", "", 1, 0.05), "no frames were processed from any camera"),
         ] {
             let resp = s.enroll(r).await;
@@ -277,7 +330,11 @@ mod tests {
             assert!(resp.message.contains(expect), "{:?} lacks {expect:?}", resp.message);
         }
         assert_eq!(s.shared.hub.active(), 0, "collectors unregister");
-        assert_eq!(s.list_people(ListPeopleRequest::default()).names.len(), 2, "gallery unchanged");
+        assert_eq!(
+            s.list_people(ListPeopleRequest::default()).names.len(),
+            2,
+            "gallery unchanged"
+        );
     }
 
     #[tokio::test]
@@ -295,7 +352,11 @@ mod tests {
             hub.offer(0, || Ok(vec![0.8, 0.6]));
         });
         let resp = s
-            .enroll(EnrollRequest { name: "Ann Lee".into(), timeout_s: 5.0, ..EnrollRequest::default() })
+            .enroll(EnrollRequest {
+                name: "Ann Lee".into(),
+                timeout_s: 5.0,
+                ..EnrollRequest::default()
+            })
             .await;
         feeder.await.expect("feeder");
         assert!(resp.success, "{}", resp.message);

@@ -183,6 +183,9 @@ mod tests {
         };
         std::thread::sleep(std::time::Duration::from_millis(50));
         s.put(1, 7).expect("open");
-        assert_eq!(waiter.join().expect("no panic"), Some(Work::Frame { camera: 1, frame: 7 }));
+        assert_eq!(
+            waiter.join().expect("no panic"),
+            Some(Work::Frame { camera: 1, frame: 7 })
+        );
     }
 }

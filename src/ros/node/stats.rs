@@ -42,7 +42,10 @@ pub struct Stats {
 }
 
 fn kv(key: &str, value: impl ToString) -> KeyValue {
-    KeyValue { key: key.to_owned(), value: value.to_string() }
+    KeyValue {
+        key: key.to_owned(),
+        value: value.to_string(),
+    }
 }
 
 fn ms(d: Duration) -> String {
@@ -67,7 +70,9 @@ impl Stats {
                 window: Window::default(),
             })
             .collect();
-        Self { cameras: Mutex::new(cameras) }
+        Self {
+            cameras: Mutex::new(cameras),
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Vec<Camera>> {
@@ -132,7 +137,11 @@ impl Stats {
             }
         });
         if let Some((topic, suppressed)) = warn {
-            let what = if malformed { "dropped a malformed image" } else { "face pipeline failed on an image" };
+            let what = if malformed {
+                "dropped a malformed image"
+            } else {
+                "face pipeline failed on an image"
+            };
             if suppressed > 0 {
                 tracing::warn!("{topic}: {what}: {error} ({suppressed} more since the last warning)");
             } else {
@@ -143,7 +152,9 @@ impl Stats {
 
     /// Totals of one camera: (received, processed, dropped, malformed).
     pub fn totals(&self, camera: usize) -> Option<(u64, u64, u64, u64)> {
-        self.lock().get(camera).map(|c| (c.received, c.processed, c.dropped, c.malformed))
+        self.lock()
+            .get(camera)
+            .map(|c| (c.received, c.processed, c.dropped, c.malformed))
     }
 
     /// One status per camera for the window since the last call (which `period` long), and
@@ -164,7 +175,13 @@ impl Stats {
                 } else {
                     (DiagnosticStatus::OK, "processing".to_owned())
                 };
-                let mean = |sum: Duration| if w.processed > 0 { sum / w.processed as u32 } else { Duration::ZERO };
+                let mean = |sum: Duration| {
+                    if w.processed > 0 {
+                        sum / w.processed as u32
+                    } else {
+                        Duration::ZERO
+                    }
+                };
                 let mut values = vec![
                     kv("topic", &c.topic),
                     kv("received_hz", format!("{:.2}", w.received as f64 / secs)),

@@ -99,7 +99,9 @@ pub fn run(shared: &Shared, pipeline: &mut Pipeline, out: &mpsc::Sender<Output>)
                         }
                     }
                     Ok(None) => {}
-                    Err(panic) => shared.stats.failed(camera, &format!("internal error: {}", panic_text(&panic))),
+                    Err(panic) => shared
+                        .stats
+                        .failed(camera, &format!("internal error: {}", panic_text(&panic))),
                 }
             }
             Work::Job(job) => {
@@ -139,7 +141,9 @@ fn process(shared: &Shared, pipeline: &mut Pipeline, camera: usize, frame: Camer
             return None;
         }
     };
-    shared.hub.offer(camera, || dominant_sample(&frame, &faces, &shared.policy));
+    shared
+        .hub
+        .offer(camera, || dominant_sample(&frame, &faces, &shared.policy));
     let recognitions = {
         let gallery = shared.gallery.read().unwrap_or_else(PoisonError::into_inner);
         pipeline.name_faces(faces, &gallery)
@@ -163,6 +167,8 @@ fn process(shared: &Shared, pipeline: &mut Pipeline, camera: usize, frame: Camer
 
 fn enroll_image(shared: &Shared, pipeline: &mut Pipeline, image: Image) -> Result<Embedding, String> {
     let frame = convert::frame_from_image(image).map_err(|e| format!("the image in the request is malformed: {e}"))?;
-    let (faces, _) = pipeline.analyze(&frame).map_err(|e| format!("face pipeline failed: {e}"))?;
+    let (faces, _) = pipeline
+        .analyze(&frame)
+        .map_err(|e| format!("face pipeline failed: {e}"))?;
     dominant_sample(&frame, &faces, &shared.policy).map_err(|e| format!("the image in the request: {e}"))
 }
