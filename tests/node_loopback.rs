@@ -380,7 +380,7 @@ async fn node_over_dds_loopback() {
         })
         .await;
     assert_eq!(names(&d), vec!["alice"], "{d:?}");
-    assert!(d.detections[0].results[0].hypothesis.score > 0.363);
+    assert!(d.detections[0].results[0].hypothesis.score >= f64::from(facerec::pipeline::DEFAULT_MATCH_THRESHOLD));
     assert_eq!(f.faces[0].name, "alice");
     // Someone else stays unknown.
     let (d, _) = peer
