@@ -13,6 +13,7 @@ pub mod eval;
 pub mod frame;
 pub mod gallery;
 pub mod pipeline;
+pub mod replay;
 pub mod ros;
 pub mod runtime;
 

@@ -62,6 +62,8 @@ enum Command {
     /// Time every stage on composed frames, the overhead over bare ONNX Runtime calls, and
     /// gallery matching at scale.
     Bench(cli::bench::BenchArgs),
+    /// Every image message of a rosbag2 bag through the pipeline, as JSON lines; golden files.
+    Replay(cli::replay::ReplayArgs),
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -76,6 +78,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Compare { a, b, json } => cli::faces::compare(&mut cli.pipeline.pipeline()?, &a, &b, json),
         Command::Eval { command } => cli::eval::run(&cli.pipeline, command),
         Command::Bench(args) => cli::bench::run(&cli.pipeline, &args),
+        Command::Replay(args) => cli::replay::run(&cli.pipeline, &args),
     }
 }
 

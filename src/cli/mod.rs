@@ -4,3 +4,4 @@ pub mod bench;
 pub mod common;
 pub mod eval;
 pub mod faces;
+pub mod replay;
