@@ -204,7 +204,7 @@ impl<'p> Replayer<'p> {
                     frame_id: None,
                     stamp_ns: None,
                     faces: Vec::new(),
-                    error: Some(err.to_string()),
+                    error: Some(err.to_string().trim_end().to_owned()),
                 }
             }
         };
@@ -238,7 +238,7 @@ impl<'p> Replayer<'p> {
         let frame = match image.to_frame() {
             Ok(frame) => frame,
             Err(e) => {
-                record.error = Some(format!("cannot convert the image: {e}"));
+                record.error = Some(format!("cannot convert the image: {e}").trim_end().to_owned());
                 return record;
             }
         };
