@@ -249,52 +249,12 @@ fn to_bgr(rgb: &RgbImage) -> Vec<u8> {
     rgb.as_raw().chunks_exact(3).flat_map(|p| [p[2], p[1], p[0]]).collect()
 }
 
-/// The node's outputs for a frame: facerec/FaceArray and vision_msgs/Detection2DArray.
+/// The node's outputs for a frame: facerec/FaceArray and vision_msgs/Detection2DArray, built by
+/// the node's own conversions.
 fn ros_messages(recs: &[Recognition]) -> (msgs::FaceArray, msgs::Detection2DArray) {
+    use facerec::ros::node::convert;
     let header = msgs::Header { stamp: msgs::Time { sec: 1, nanosec: 2 }, frame_id: "camera_optical".to_owned() };
-    let faces = recs
-        .iter()
-        .map(|r| {
-            let d = &r.detection;
-            let mut landmarks = [0.0_f32; 10];
-            for (slot, p) in landmarks.chunks_exact_mut(2).zip(d.landmarks.iter()) {
-                slot.copy_from_slice(&[p.x, p.y]);
-            }
-            msgs::Face {
-                name: r.name.clone(),
-                score: r.score,
-                margin: r.margin,
-                detection_score: d.score,
-                x: d.bbox.x,
-                y: d.bbox.y,
-                width: d.bbox.width,
-                height: d.bbox.height,
-                landmarks,
-                camera_topic: "/camera/image_raw".to_owned(),
-            }
-        })
-        .collect();
-    let detections = recs
-        .iter()
-        .map(|r| {
-            let b = r.detection.bbox;
-            let c = b.center();
-            msgs::Detection2D {
-                header: header.clone(),
-                results: vec![msgs::ObjectHypothesisWithPose {
-                    hypothesis: msgs::ObjectHypothesis { class_id: r.name.clone(), score: f64::from(r.score) },
-                    pose: msgs::PoseWithCovariance::default(),
-                }],
-                bbox: msgs::BoundingBox2D {
-                    center: msgs::Pose2D { position: msgs::Point2D { x: f64::from(c.x), y: f64::from(c.y) }, theta: 0.0 },
-                    size_x: f64::from(b.width),
-                    size_y: f64::from(b.height),
-                },
-                id: String::new(),
-            }
-        })
-        .collect();
-    (msgs::FaceArray { header: header.clone(), faces }, msgs::Detection2DArray { header, detections })
+    (convert::face_array(recs, &header, "/camera/image_raw"), convert::detection_array(recs, &header))
 }
 
 /// Bare ONNX Runtime sessions of the same model files, same runtime and thread count, fed
