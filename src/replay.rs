@@ -258,12 +258,8 @@ impl<'p> Replayer<'p> {
                 face_record(name, score, &f.detection)
             })
             .collect();
-        let names: Vec<String> = self
-            .enroll
-            .iter()
-            .filter(|s| s.topic == image.topic && index < s.frames)
-            .map(|s| s.name.clone())
-            .collect();
+        let names: Vec<String> =
+            self.enroll.iter().filter(|s| s.topic == image.topic && index < s.frames).map(|s| s.name.clone()).collect();
         for name in names {
             let detections: Vec<Detection> = faces.iter().map(|f| f.detection.clone()).collect();
             let chosen = self.policy.choose(&detections).and_then(|i| {
@@ -278,9 +274,9 @@ impl<'p> Replayer<'p> {
                     Ok(()) => *self.summary.enrolled.entry(name).or_insert(0) += 1,
                     Err(e) => self.warnings.push(format!("{}: cannot enrol {name}: {e}", record.describe())),
                 },
-                Err(refusal) => {
-                    self.warnings.push(format!("{}: not enrolling {name} from this frame: {refusal}", record.describe()))
-                }
+                Err(refusal) => self
+                    .warnings
+                    .push(format!("{}: not enrolling {name} from this frame: {refusal}", record.describe())),
             }
         }
         record

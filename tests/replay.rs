@@ -32,12 +32,8 @@ fn lines(o: &Output) -> Vec<Value> {
 }
 
 fn names(line: &Value) -> Vec<String> {
-    let mut n: Vec<String> = line["faces"]
-        .as_array()
-        .expect("faces")
-        .iter()
-        .map(|f| f["name"].as_str().expect("name").to_owned())
-        .collect();
+    let mut n: Vec<String> =
+        line["faces"].as_array().expect("faces").iter().map(|f| f["name"].as_str().expect("name").to_owned()).collect();
     n.sort();
     n
 }
