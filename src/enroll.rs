@@ -6,6 +6,7 @@ use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
 use crate::detect::Detection;
+use crate::frame::Frame;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -56,6 +57,17 @@ impl EnrollPolicy {
             return Err(EnrollRefusal::TooSmall { size, min: self.min_face_px });
         }
         Ok(best)
+    }
+
+    /// The dominant face of a frame, checked for size and blur: `choose`, then
+    /// `check_sharpness` on its aligned crop. Returns its index in `detections`.
+    pub fn select(&self, frame: &Frame, detections: &[Detection]) -> Result<usize, EnrollRefusal> {
+        let index = self.choose(detections)?;
+        let face = detections.get(index).ok_or(EnrollRefusal::NoFace)?;
+        if let Some(crop) = crate::align::align(frame, &face.landmarks) {
+            self.check_sharpness(&crop)?;
+        }
+        Ok(index)
     }
 
     /// Checks an aligned face crop for blur.

@@ -262,13 +262,10 @@ impl<'p> Replayer<'p> {
             self.enroll.iter().filter(|s| s.topic == image.topic && index < s.frames).map(|s| s.name.clone()).collect();
         for name in names {
             let detections: Vec<Detection> = faces.iter().map(|f| f.detection.clone()).collect();
-            let chosen = self.policy.choose(&detections).and_then(|i| {
-                let face = faces.get(i).ok_or(crate::enroll::EnrollRefusal::NoFace)?;
-                if let Some(crop) = crate::align::align(&frame, &face.detection.landmarks) {
-                    self.policy.check_sharpness(&crop)?;
-                }
-                Ok(face)
-            });
+            let chosen = self
+                .policy
+                .select(&frame, &detections)
+                .and_then(|i| faces.get(i).ok_or(crate::enroll::EnrollRefusal::NoFace));
             match chosen {
                 Ok(face) => match self.gallery.add(&name, vec![face.embedding.clone()]) {
                     Ok(()) => *self.summary.enrolled.entry(name).or_insert(0) += 1,

@@ -35,11 +35,8 @@ pub fn detect(pipeline: &mut Pipeline, images: &[PathBuf]) -> anyhow::Result<()>
 pub fn dominant_face(pipeline: &mut Pipeline, policy: &EnrollPolicy, path: &Path) -> anyhow::Result<Face> {
     let frame = open(path)?;
     let (detections, mut timings) = pipeline.detect(&frame)?;
-    let index = policy.choose(&detections).with_context(|| format!("{}", path.display()))?;
+    let index = policy.select(&frame, &detections).with_context(|| format!("{}", path.display()))?;
     let detection = detections.into_iter().nth(index).context("dominant face vanished")?;
-    if let Some(crop) = facerec::align::align(&frame, &detection.landmarks) {
-        policy.check_sharpness(&crop).with_context(|| format!("{}", path.display()))?;
-    }
     let mut faces = pipeline.embed_detections(&frame, vec![detection], &mut timings)?;
     faces.pop().with_context(|| format!("{}: face landmarks cannot be aligned", path.display()))
 }
@@ -69,14 +66,9 @@ pub fn identify(
     annotate: Option<&Path>,
     as_json: bool,
 ) -> anyhow::Result<()> {
-    let gallery = Gallery::load(gallery_path)?;
-    if !gallery.is_empty() {
-        gallery.model().map_or(Ok(()), |m| {
-            let mut probe = Gallery::in_memory();
-            probe.bind_model(m)?;
-            probe.bind_model(pipeline.model_tag())
-        })?;
-    }
+    let mut gallery = Gallery::load(gallery_path)?;
+    // Refuses vectors of another model; binding is in memory only, nothing is written.
+    gallery.bind_model(pipeline.model_tag())?;
     if annotate.is_some() && images.len() != 1 {
         bail!("--annotate takes exactly one image");
     }

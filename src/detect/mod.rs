@@ -182,9 +182,9 @@ impl Detector {
         let mut timings = DetectTimings::default();
         let t0 = Instant::now();
         let (in_w, in_h) = self.input_dims(frame.width(), frame.height());
-        let (bgr_mean, _) = match self.config.kind {
-            DetectorKind::Retinaface => ([104.0, 117.0, 123.0], ()),
-            DetectorKind::Yunet => ([0.0, 0.0, 0.0], ()),
+        let bgr_mean = match self.config.kind {
+            DetectorKind::Retinaface => [104.0, 117.0, 123.0],
+            DetectorKind::Yunet => [0.0, 0.0, 0.0],
         };
         self.letterbox.prepare(frame, in_w, in_h, bgr_mean)?;
         timings.preprocess = t0.elapsed();

@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use crate::align;
 use crate::embed::Embedding;
 use crate::enroll::{EnrollPolicy, EnrollRefusal};
 use crate::frame::Frame;
@@ -24,11 +23,8 @@ pub type Sample = Result<Embedding, EnrollRefusal>;
 /// The dominant face of an analysed frame as an enrolment sample.
 pub fn dominant_sample(frame: &Frame, faces: &[Face], policy: &EnrollPolicy) -> Sample {
     let detections: Vec<_> = faces.iter().map(|f| f.detection.clone()).collect();
-    let index = policy.choose(&detections)?;
+    let index = policy.select(frame, &detections)?;
     let face = faces.get(index).ok_or(EnrollRefusal::NoFace)?;
-    if let Some(crop) = align::align(frame, &face.detection.landmarks) {
-        policy.check_sharpness(&crop)?;
-    }
     Ok(face.embedding.clone())
 }
 
