@@ -64,6 +64,9 @@ enum Command {
     Bench(cli::bench::BenchArgs),
     /// Every image message of a rosbag2 bag through the pipeline, as JSON lines; golden files.
     Replay(cli::replay::ReplayArgs),
+    /// Publish a rosbag2 bag's image messages over ROS 2 at their recorded pace (to drive a
+    /// running node from a recording). Honours ROS_DOMAIN_ID and ROS_LOCALHOST_ONLY.
+    Play(cli::play::PlayArgs),
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -79,6 +82,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval { command } => cli::eval::run(&cli.pipeline, command),
         Command::Bench(args) => cli::bench::run(&cli.pipeline, &args),
         Command::Replay(args) => cli::replay::run(&cli.pipeline, &args),
+        Command::Play(args) => cli::play::run(&args),
     }
 }
 

@@ -4,6 +4,8 @@
 //! `~/detections`, `~/faces` and `/diagnostics`, and calls `~/enroll` (with an image, and from a
 //! camera while frames keep coming), `~/list_people` and `~/forget`.
 //!
+//! A second test drives the node from the committed scenario bag through `facerec play`.
+//!
 //! Samples sent before DDS matching are lost, so every step republishes until the answer for
 //! that step's frame (recognised by its `header.frame_id`) arrives, within bounded time.
 
@@ -82,6 +84,32 @@ struct NodeProcess {
 }
 
 impl NodeProcess {
+    /// Starts `facerec_node` with the shipped config plus `params`, on `domain` (localhost only)
+    /// in namespace `ns`, logging into `dir`.
+    fn spawn(domain: u16, ns: &str, params: &Path, gallery: &Path, dir: &Path) -> Self {
+        let log = dir.join("node.log");
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let child = Command::new(env!("CARGO_BIN_EXE_facerec_node"))
+            .current_dir(manifest)
+            .args(["--ros-args", "--params-file"])
+            .arg(manifest.join("config/facerec.yaml"))
+            .arg("--params-file")
+            .arg(params)
+            .arg("-p")
+            .arg(format!("gallery:={}", gallery.display()))
+            .args(["-r", &format!("__ns:={ns}")])
+            .env("ROS_DOMAIN_ID", domain.to_string())
+            .env("ROS_LOCALHOST_ONLY", "1")
+            .env_remove("RMW_IMPLEMENTATION")
+            .env_remove("ROS_AUTOMATIC_DISCOVERY_RANGE")
+            .env("RUST_LOG", "facerec=debug,warn")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("facerec_node starts");
+        Self { child, log }
+    }
+
     fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
@@ -158,23 +186,29 @@ fn client<S: RosService>(node: &mut Node, name: &str) -> Client<S::Request, S::R
     .expect("client")
 }
 
+/// A ros2-client node on `domain`, loopback only, with its spinner running.
+fn peer_node(domain: u16, name: &str) -> (Context, Node) {
+    let participant = rustdds::DomainParticipantBuilder::new(domain)
+        .with_only_networks([IpAddr::V4(Ipv4Addr::LOCALHOST)])
+        .build()
+        .expect("participant");
+    let context = Context::from_domain_participant(participant).expect("context");
+    let mut node = context
+        .new_node(
+            NodeName::new("/", name).expect("name"),
+            NodeOptions::new().enable_rosout(false),
+        )
+        .expect("node");
+    let spinner = node.spinner().expect("spinner");
+    tokio::spawn(async move {
+        let _ = spinner.spin().await;
+    });
+    (context, node)
+}
+
 impl Peer {
     fn new(domain: u16) -> Self {
-        let participant = rustdds::DomainParticipantBuilder::new(domain)
-            .with_only_networks([IpAddr::V4(Ipv4Addr::LOCALHOST)])
-            .build()
-            .expect("participant");
-        let context = Context::from_domain_participant(participant).expect("context");
-        let mut node = context
-            .new_node(
-                NodeName::new("/", "loopback_peer").expect("name"),
-                NodeOptions::new().enable_rosout(false),
-            )
-            .expect("node");
-        let spinner = node.spinner().expect("spinner");
-        tokio::spawn(async move {
-            let _ = spinner.spin().await;
-        });
+        let (context, mut node) = peer_node(domain, "loopback_peer");
         // Cameras publish best-effort, like a camera driver's sensor-data profile.
         let camera_qos = QosProfile::publisher_default()
             .reliability_best_effort()
@@ -269,27 +303,7 @@ async fn node_over_dds_loopback() {
         ),
     )
     .expect("params file");
-    let log = dir.path().join("node.log");
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let child = Command::new(env!("CARGO_BIN_EXE_facerec_node"))
-        .current_dir(manifest)
-        .args(["--ros-args", "--params-file"])
-        .arg(manifest.join("config/facerec.yaml"))
-        .arg("--params-file")
-        .arg(&params)
-        .arg("-p")
-        .arg(format!("gallery:={}", gallery.display()))
-        .args(["-r", &format!("__ns:={NS}")])
-        .env("ROS_DOMAIN_ID", domain.to_string())
-        .env("ROS_LOCALHOST_ONLY", "1")
-        .env_remove("RMW_IMPLEMENTATION")
-        .env_remove("ROS_AUTOMATIC_DISCOVERY_RANGE")
-        .env("RUST_LOG", "facerec=debug,warn")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).expect("log file"))
-        .spawn()
-        .expect("facerec_node starts");
-    let node = NodeProcess { child, log };
+    let node = NodeProcess::spawn(domain, NS, &params, &gallery, dir.path());
 
     let mut peer = Peer::new(domain);
     let enroll = client::<Enroll>(&mut peer.node, &format!("{NS}/facerec/enroll"));
@@ -586,5 +600,93 @@ async fn node_over_dds_loopback() {
         eprintln!("node: {line}");
     }
     eprintln!("diagnostics latency (arrival to publication): {latencies:?}");
+    drop(node);
+}
+
+/// `facerec play` drives the node from the committed scenario bag (tests/fixtures/bags): the
+/// gallery holds id02, enrolled from the bag's first two frames through the library's replay;
+/// the node must name id02 again in frame 5 (a photo not used for enrolment, next to a
+/// stranger), with the header recorded in the bag copied onto its detections.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn node_driven_by_facerec_play() {
+    const PLAY_NS: &str = "/recording";
+    const T0_MS: i64 = 1_767_225_600_000;
+    let bag = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bags/scenario_mcap");
+    let domain = 1 + 100 + u16::try_from((std::process::id() + 50) % 100).unwrap_or(0);
+    let dir = tempfile::tempdir().expect("tempdir");
+
+    // The gallery: id02 from frames 0-1 of /camera/image_raw, as `facerec replay --enroll` does.
+    let gallery = dir.path().join("people.yaml");
+    {
+        let mut pipeline =
+            facerec::pipeline::Pipeline::new(facerec::pipeline::PipelineConfig::default()).expect("pipeline");
+        let spec = "id02:/camera/image_raw:2".parse().expect("enroll spec");
+        let mut replayer =
+            facerec::replay::Replayer::new(&mut pipeline, facerec::gallery::Gallery::in_memory(), vec![spec])
+                .expect("replayer");
+        let reader = facerec::bag::BagReader::open(&bag).expect("bag opens");
+        for item in reader.images(&[]).expect("images") {
+            replayer.process(item);
+        }
+        assert_eq!(replayer.summary().enrolled.get("id02"), Some(&2));
+        replayer.gallery().save_to(&gallery).expect("gallery saved");
+    }
+
+    let params = dir.path().join("params.yaml");
+    std::fs::write(
+        &params,
+        "/**:\n  ros__parameters:\n    cameras: [\"/camera/image_raw\", \"/camera/image_raw/compressed\"]\n    \
+         execution_provider: cpu\n    workers: 2\n",
+    )
+    .expect("params file");
+    let node = NodeProcess::spawn(domain, PLAY_NS, &params, &gallery, dir.path());
+
+    let (_context, mut peer) = peer_node(domain, "recording_peer");
+    let mut detections = subscribe::<Detection2DArray>(&mut peer, &format!("{PLAY_NS}/facerec/detections"));
+
+    // The player, looping the 1.2 s bag until killed, once the node's cameras are matched.
+    let play_log = dir.path().join("play.log");
+    let player = Command::new(env!("CARGO_BIN_EXE_facerec"))
+        .arg("play")
+        .arg(&bag)
+        .args(["--repeat", "0", "--wait-for-subscribers", "90"])
+        .env("ROS_DOMAIN_ID", domain.to_string())
+        .env("ROS_LOCALHOST_ONLY", "1")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&play_log).expect("log file"))
+        .spawn()
+        .expect("facerec play starts");
+    let player = NodeProcess {
+        child: player,
+        log: play_log,
+    };
+
+    // Named detections per recorded stamp (ms after the bag start; stamps are 30 ms before it).
+    let mut seen: std::collections::BTreeMap<i64, Vec<String>> = std::collections::BTreeMap::new();
+    let start = Instant::now();
+    let want = |seen: &std::collections::BTreeMap<i64, Vec<String>>| {
+        seen.get(&970) == Some(&vec!["id02".to_owned(), "unknown".to_owned()])
+            && seen.get(&570) == Some(&vec!["unknown".to_owned(), "unknown".to_owned()])
+            && seen.get(&370) == Some(&Vec::new())
+    };
+    while !want(&seen) {
+        assert!(
+            start.elapsed() < STEP_TIMEOUT * 2,
+            "node did not name the recording as expected; seen {seen:?}\nplayer: {}",
+            player.log_tail()
+        );
+        if let Ok(Some(d)) = tokio::time::timeout(Duration::from_secs(5), detections.recv()).await {
+            assert_eq!(d.header.frame_id, "camera_color_optical_frame");
+            let ms = d.header.stamp.to_nanos() / 1_000_000 - T0_MS;
+            seen.insert(ms, names(&d));
+        }
+    }
+    // Every frame seen carries one of the recorded stamps (+0..+1000 ms, minus 30 ms).
+    assert!(
+        seen.keys().all(|ms| (ms + 30) % 200 == 0 && (-30..=970).contains(ms)),
+        "{seen:?}"
+    );
+    eprintln!("named from the recording: {seen:?}");
+    drop(player);
     drop(node);
 }

@@ -153,3 +153,22 @@ fn bad_enroll_spec_is_a_clear_error() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("NAME:TOPIC:N"), "{}", stderr(&out));
 }
+
+#[test]
+fn play_refuses_bad_options_before_publishing() {
+    let b = bag("scenario_mcap");
+    let missing = facerec(&["play", &b, "--topic", "/no/such/topic"]);
+    assert!(!missing.status.success());
+    assert!(stderr(&missing).contains("/no/such/topic"), "{}", stderr(&missing));
+    let not_image = facerec(&["play", &b, "--topic", "/robot/status"]);
+    assert!(!not_image.status.success());
+    assert!(stderr(&not_image).contains("std_msgs/msg/String"), "{}", stderr(&not_image));
+    let rate = facerec(&["play", &b, "--rate", "0"]);
+    assert!(!rate.status.success());
+    assert!(stderr(&rate).contains("rate must be positive"), "{}", stderr(&rate));
+    let remap = facerec(&["play", &b, "--remap", "/camera/image_raw"]);
+    assert!(!remap.status.success());
+    assert!(stderr(&remap).contains("FROM:=TO"), "{}", stderr(&remap));
+    let no_bag = facerec(&["play", "/nonexistent/bag"]);
+    assert!(!no_bag.status.success());
+}

@@ -4,4 +4,5 @@ pub mod bench;
 pub mod common;
 pub mod eval;
 pub mod faces;
+pub mod play;
 pub mod replay;

@@ -4,7 +4,9 @@
 //! The only module of the crate that imports `ros2_client` / `rustdds`. It converts between
 //! ROS messages and the library's types and never reaches into the face pipeline itself.
 
+pub mod dds;
 pub mod msgs;
+pub mod play;
 pub mod node;
 pub mod params;
 

@@ -18,16 +18,13 @@ pub mod stats;
 pub mod workers;
 
 use std::future::Future;
-use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Instant;
 
 use futures::StreamExt;
 use ros2_client::qos::{Durability, History, WhenFull};
-use ros2_client::{
-    Context, Name, Node, NodeName, NodeOptions, ParameterValue, Publisher, QosProfile, Server, ServiceMapping,
-};
+use ros2_client::{Name, Node, NodeName, NodeOptions, ParameterValue, Publisher, QosProfile, Server, ServiceMapping};
 use tokio::sync::mpsc;
 
 use self::config::{CameraKind, NodeConfig};
@@ -38,6 +35,7 @@ use self::stats::Stats;
 use self::workers::{CameraFrame, Incoming, Output, Shared};
 use crate::gallery::{Gallery, GalleryError};
 use crate::pipeline::{Pipeline, PipelineError};
+use crate::ros::dds;
 use crate::ros::msgs::{
     CompressedImage, DiagnosticArray, DiagnosticStatus, Enroll, Forget, Header, Image, KeyValue, ListPeople,
     RosMessage, RosService, Time,
@@ -71,7 +69,7 @@ fn ros_err(what: &str) -> impl Fn(&dyn std::fmt::Display) -> NodeError + '_ {
 }
 
 fn ros_name(resolved: &str) -> Result<Name, NodeError> {
-    Name::parse(resolved).map_err(|e| NodeError::Ros(format!("name {resolved}: {e:?}")))
+    dds::name(resolved).map_err(NodeError::Ros)
 }
 
 /// QoS of camera subscriptions: best-effort keeps only the newest sample and matches both
@@ -131,14 +129,7 @@ pub async fn run(args: RosArgs, env: RosEnv, shutdown: impl Future<Output = ()>)
     );
 
     // DDS.
-    let mut builder = rustdds::DomainParticipantBuilder::new(env.domain_id);
-    if env.discovery == DiscoveryRange::Localhost {
-        builder = builder.with_only_networks([IpAddr::V4(Ipv4Addr::LOCALHOST)]);
-    }
-    let participant = builder
-        .build()
-        .map_err(|e| ros_err("DDS participant")(&format!("{e:?}")))?;
-    let context = Context::from_domain_participant(participant).map_err(|e| ros_err("context")(&format!("{e:?}")))?;
+    let context = dds::context(&env).map_err(NodeError::Ros)?;
     let started = Arc::new(AtomicBool::new(false));
     let mut options = NodeOptions::new().enable_rosout(true);
     for (name, value) in params.iter() {
@@ -188,11 +179,11 @@ pub async fn run(args: RosArgs, env: RosEnv, shutdown: impl Future<Output = ()>)
 
     // Cameras.
     for (index, camera) in config.cameras.iter().enumerate() {
-        let name = ros_name(&camera.topic)?;
+        let name = camera.topic.as_str();
         let task = match camera.kind {
-            CameraKind::Raw => camera_task::<Image>(&mut node, &name, index, Arc::clone(&shared), Incoming::Raw)?,
+            CameraKind::Raw => camera_task::<Image>(&mut node, name, index, Arc::clone(&shared), Incoming::Raw)?,
             CameraKind::Compressed => {
-                camera_task::<CompressedImage>(&mut node, &name, index, Arc::clone(&shared), Incoming::Compressed)?
+                camera_task::<CompressedImage>(&mut node, name, index, Arc::clone(&shared), Incoming::Compressed)?
             }
         };
         tasks.push(task);
@@ -308,7 +299,7 @@ pub async fn run(args: RosArgs, env: RosEnv, shutdown: impl Future<Output = ()>)
 /// Subscribes a camera and feeds its messages into its latest-frame slot.
 fn camera_task<M>(
     node: &mut Node,
-    name: &Name,
+    name: &str,
     index: usize,
     shared: Arc<Shared>,
     wrap: fn(M) -> Incoming,
@@ -316,13 +307,7 @@ fn camera_task<M>(
 where
     M: RosMessage + serde::de::DeserializeOwned + Send + Sync + 'static,
 {
-    let qos = camera_qos();
-    let topic = node
-        .create_topic(name, M::type_name(), &qos)
-        .map_err(|e| ros_err("camera topic")(&format!("{e:?}")))?;
-    let subscription = node
-        .create_subscription::<M>(&topic, Some(qos))
-        .map_err(|e| ros_err("camera subscription")(&format!("{e:?}")))?;
+    let subscription = dds::subscription::<M>(node, name, camera_qos()).map_err(NodeError::Ros)?;
     Ok(tokio::spawn(async move {
         let mut stream = std::pin::pin!(subscription.async_stream());
         while let Some(item) = stream.next().await {
@@ -403,11 +388,7 @@ fn publisher<M: RosMessage + serde::Serialize>(
     resolved: &str,
     qos: QosProfile,
 ) -> Result<Publisher<M>, NodeError> {
-    let topic = node
-        .create_topic(&ros_name(resolved)?, M::type_name(), &qos)
-        .map_err(|e| NodeError::Ros(format!("topic {resolved}: {e:?}")))?;
-    node.create_publisher::<M>(&topic, Some(qos))
-        .map_err(|e| NodeError::Ros(format!("publisher {resolved}: {e:?}")))
+    dds::publisher(node, resolved, qos).map_err(NodeError::Ros)
 }
 
 impl OutputPublishers {
