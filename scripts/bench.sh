@@ -11,7 +11,11 @@
 # 3. peer comparison: ROUNDS alternating rounds of `facerec bench --detector yunet` and OpenCV's
 #    FaceDetectorYN + FaceRecognizerSF (pinned opencv-python-headless in .venv-bench) on the same
 #    frames and model files, same thread count; prints the throughput ratio;
-# 4. the shipped SFace against the same file with PRelu rewritten (scripts/bench_sface_relu.py).
+# 4. the shipped SFace against the same file with PRelu rewritten (scripts/bench_sface_relu.py);
+# 5. the node under load: facerec_node in its own process, two cameras at 30 frames/s (VGA)
+#    published over ROS 2 (loopback, private domain) by `facerec bench-node`: received /
+#    processed / dropped frames and header-to-detection latency p50/p99; raw rgb8 with the
+#    shipped settings (1 worker), with 2 workers of 1 thread, and JPEG CompressedImage.
 # Reports land in ${OUT:-target/bench}/.
 set -euo pipefail
 
@@ -32,7 +36,7 @@ mkdir -p "$OUT"
 if [[ -z "${ORT_DYLIB_PATH:-}" && ! -e .ort/libonnxruntime.so.1.32.0 ]]; then
     bash scripts/setup_ort.sh
 fi
-cargo build --release --bin facerec
+cargo build --release --bin facerec --bin facerec_node
 BIN="$ROOT/target/release/facerec"
 
 if [[ ! -x .venv-bench/bin/python ]]; then
@@ -71,4 +75,9 @@ for model in sface_2021dec_int8bq.onnx "$OUT/sface_2021dec_int8bq_relu.onnx"; do
     "$BIN" --provider "$PROVIDER" --threads "$THREADS" --embedder-model "$model" bench --sizes vga \
         --iterations "$CMP_ITER" --json "$OUT/embedder_$(basename "$model" .onnx).json" | tail -4
 done
+echo "== 5. node under load: 2 cameras x 30 frames/s, VGA, over ROS 2 (facerec bench-node)"
+NODE_SECONDS="${NODE_SECONDS:-20}"
+"$BIN" --provider "$PROVIDER" bench-node --seconds "$NODE_SECONDS" --json "$OUT/node_raw_w1.json"
+"$BIN" --provider "$PROVIDER" --threads 1 bench-node --workers 2 --seconds "$NODE_SECONDS" --json "$OUT/node_raw_w2.json"
+"$BIN" --provider "$PROVIDER" bench-node --compressed --seconds "$NODE_SECONDS" --json "$OUT/node_jpeg_w1.json"
 echo "== load after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -62,6 +62,9 @@ enum Command {
     /// Time every stage on composed frames, the overhead over bare ONNX Runtime calls, and
     /// gallery matching at scale.
     Bench(cli::bench::BenchArgs),
+    /// The node under camera load over ROS 2: starts facerec_node, publishes N cameras from this
+    /// process, reports received/processed/dropped frames and header-to-detection latency.
+    BenchNode(cli::bench_node::NodeBenchArgs),
     /// Every image message of a rosbag2 bag through the pipeline, as JSON lines; golden files.
     Replay(cli::replay::ReplayArgs),
     /// Publish a rosbag2 bag's image messages over ROS 2 at their recorded pace (to drive a
@@ -81,6 +84,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Compare { a, b, json } => cli::faces::compare(&mut cli.pipeline.pipeline()?, &a, &b, json),
         Command::Eval { command } => cli::eval::run(&cli.pipeline, command),
         Command::Bench(args) => cli::bench::run(&cli.pipeline, &args),
+        Command::BenchNode(args) => cli::bench_node::run(&cli.pipeline, &args),
         Command::Replay(args) => cli::replay::run(&cli.pipeline, &args),
         Command::Play(args) => cli::play::run(&args),
     }

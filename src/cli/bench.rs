@@ -60,13 +60,13 @@ pub struct BenchArgs {
 
 /// Median, 99th percentile (nearest rank) and mean of samples, in milliseconds.
 #[derive(Debug, Clone, Copy, Serialize)]
-pub struct Stat {
+pub(super) struct Stat {
     pub median_ms: f64,
     pub p99_ms: f64,
     pub mean_ms: f64,
 }
 
-fn stat(samples: &[Duration]) -> Stat {
+pub(super) fn stat(samples: &[Duration]) -> Stat {
     let mut ms: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1e3).collect();
     ms.sort_by(f64::total_cmp);
     let pick = |q: f64| -> f64 {
@@ -120,7 +120,7 @@ struct ConfigReport {
 }
 
 /// A kernel-reported memory figure of this process (`VmHWM`, `VmRSS`), in MiB.
-fn proc_status_mib(key: &str) -> f64 {
+pub(super) fn proc_status_mib(key: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
@@ -131,7 +131,7 @@ fn proc_status_mib(key: &str) -> f64 {
         .map_or(0.0, |kib| kib / 1024.0)
 }
 
-fn parse_size(s: &str) -> anyhow::Result<(u32, u32)> {
+pub(super) fn parse_size(s: &str) -> anyhow::Result<(u32, u32)> {
     Ok(match s.to_ascii_lowercase().as_str() {
         "vga" => (640, 480),
         "720p" => (1280, 720),
@@ -203,7 +203,7 @@ fn image_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
 
 /// One square crop per portrait around its best-scoring face: side 2x the larger box side,
 /// centred on the box, shifted to stay inside the photo.
-fn face_crops(pipeline: &mut Pipeline, dir: &Path) -> anyhow::Result<Vec<RgbImage>> {
+pub(super) fn face_crops(pipeline: &mut Pipeline, dir: &Path) -> anyhow::Result<Vec<RgbImage>> {
     let mut crops = Vec::new();
     for path in image_files(dir)? {
         let frame = Frame::open(&path).with_context(|| path.display().to_string())?;
@@ -226,7 +226,7 @@ fn face_crops(pipeline: &mut Pipeline, dir: &Path) -> anyhow::Result<Vec<RgbImag
 /// A `width`x`height` frame with `n` face crops on a grid of ceil(sqrt(n*W/H)) columns, each
 /// crop resized (bilinear) to the square cell, grid centred, grey (114) background. Crops are
 /// used in order and repeat when there are fewer than `n`.
-fn compose(crops: &[RgbImage], width: u32, height: u32, n: usize) -> RgbImage {
+pub(super) fn compose(crops: &[RgbImage], width: u32, height: u32, n: usize) -> RgbImage {
     let mut canvas = RgbImage::from_pixel(width, height, Rgb([114, 114, 114]));
     if n == 0 || crops.is_empty() {
         return canvas;
