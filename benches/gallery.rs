@@ -1,4 +1,5 @@
-//! Criterion: `Gallery::best_match` over random unit 128-d identities (one vector each).
+//! Criterion: `Gallery::best_match` (int8-narrowed, exact) and the plain f32 full scan over
+//! random unit 128-d identities (one vector each).
 //! Run with `cargo bench --bench gallery`. `facerec bench --gallery-scaling` covers 1M too.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
@@ -32,7 +33,10 @@ fn best_match(c: &mut Criterion) {
         gallery.bind_model(&tag).expect("bind");
         let people = unit_vectors(n, dim, n as u64 + 1).into_iter().enumerate().map(|(i, v)| (format!("p{i}"), vec![v])).collect();
         gallery.add_many(people).expect("add_many");
-        group.bench_with_input(BenchmarkId::from_parameter(n), &gallery, |b, g| b.iter(|| g.best_match(&query)));
+        group.bench_with_input(BenchmarkId::new("index", n), &gallery, |b, g| b.iter(|| g.best_match(&query)));
+        group.bench_with_input(BenchmarkId::new("full_scan", n), &gallery, |b, g| {
+            b.iter(|| g.best_match_full_scan(&query))
+        });
     }
     group.finish();
 }

@@ -8,6 +8,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+mod index;
+
+use index::MatchIndex;
+pub use index::COARSE_MIN_ROWS;
+
 /// Identifies the embedding model that produced a gallery's vectors.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -97,10 +102,8 @@ pub struct Gallery {
     path: Option<PathBuf>,
     model: Option<ModelTag>,
     people: Vec<PersonRecord>,
-    /// All vectors, row after row, for the matching scan.
-    matrix: Vec<f32>,
-    /// Person index of each row of `matrix`.
-    owners: Vec<u32>,
+    /// Every vector with its person's index, for matching.
+    index: MatchIndex,
 }
 
 impl Gallery {
@@ -190,14 +193,15 @@ impl Gallery {
     }
 
     fn rebuild_index(&mut self) {
-        self.matrix.clear();
-        self.owners.clear();
-        for (i, person) in self.people.iter().enumerate() {
-            for v in &person.embeddings {
-                self.matrix.extend_from_slice(v);
-                self.owners.push(i as u32);
-            }
-        }
+        let dim = self.model.as_ref().map(|m| m.dim).or_else(|| {
+            self.people.iter().flat_map(|p| p.embeddings.first()).map(Vec::len).next()
+        });
+        let rows = self
+            .people
+            .iter()
+            .enumerate()
+            .flat_map(|(i, person)| person.embeddings.iter().map(move |v| (i as u32, v.as_slice())));
+        self.index = MatchIndex::build(dim.unwrap_or(0), rows);
     }
 
     /// Names and sample counts, in enrolment order.
@@ -215,7 +219,7 @@ impl Gallery {
 
     /// Total stored vectors.
     pub fn vector_count(&self) -> usize {
-        self.owners.len()
+        self.index.rows()
     }
 
     /// Adds vectors for a person (new or existing) in memory. The gallery must be bound to the
@@ -300,28 +304,21 @@ impl Gallery {
     }
 
     /// The closest person to a unit vector, with the runner-up's score.
+    /// Exact; galleries of more than a few thousand vectors first narrow the rows down with an
+    /// int8 copy (see `gallery/index.rs`).
     pub fn best_match(&self, query: &[f32]) -> Option<Match> {
-        let dim = query.len();
-        if dim == 0 || self.matrix.len() != self.owners.len() * dim {
-            return None;
-        }
-        let mut best: Option<(f32, u32)> = None;
-        let mut second: Option<f32> = None;
-        for (row, &owner) in self.matrix.chunks_exact(dim).zip(&self.owners) {
-            let s = dot(row, query);
-            match best {
-                Some((b, o)) if o == owner => best = Some((b.max(s), o)),
-                Some((b, _)) if s > b => {
-                    second = Some(b);
-                    best = Some((s, owner));
-                }
-                Some(_) => second = Some(second.map_or(s, |x| x.max(s))),
-                None => best = Some((s, owner)),
-            }
-        }
-        let (score, owner) = best?;
-        let name = self.people.get(owner as usize)?.name.clone();
-        Some(Match { name, score, runner_up: second })
+        self.named(self.index.best(query)?)
+    }
+
+    /// As [`Self::best_match`], always by scoring every stored vector in f32: the reference the
+    /// index is tested and benchmarked against.
+    pub fn best_match_full_scan(&self, query: &[f32]) -> Option<Match> {
+        self.named(self.index.best_full_scan(query)?)
+    }
+
+    fn named(&self, top: index::Top) -> Option<Match> {
+        let name = self.people.get(top.owner as usize)?.name.clone();
+        Some(Match { name, score: top.score, runner_up: top.runner_up })
     }
 
     /// Writes the gallery to its file atomically.
@@ -359,21 +356,6 @@ impl Gallery {
         }
         result.map_err(werr)
     }
-}
-
-/// Dot product in 16 independent f32 lanes, so the compiler vectorises it (a single running sum
-/// is a dependency chain it may not reorder). Equal to `embed::cosine` up to rounding.
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    const LANES: usize = 16;
-    let mut acc = [0.0_f32; LANES];
-    let (a_chunks, b_chunks) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-    let tail: f32 = a_chunks.remainder().iter().zip(b_chunks.remainder()).map(|(x, y)| x * y).sum();
-    for (x, y) in a_chunks.zip(b_chunks) {
-        for ((s, x), y) in acc.iter_mut().zip(x).zip(y) {
-            *s += x * y;
-        }
-    }
-    acc.iter().sum::<f32>() + tail
 }
 
 #[cfg(test)]
@@ -414,20 +396,10 @@ mod tests {
         bulk.bind_model(&tag("a")).expect("bind");
         bulk.add_many(people).expect("add_many");
         assert_eq!(bulk.people().collect::<Vec<_>>(), one_by_one.people().collect::<Vec<_>>());
-        assert_eq!((bulk.matrix.clone(), bulk.owners.clone()), (one_by_one.matrix.clone(), one_by_one.owners.clone()));
+        assert_eq!(bulk.index, one_by_one.index);
         let bad = vec![("cy".to_owned(), vec![vec![1.0, 0.0, 0.0]]), ("dee".to_owned(), vec![vec![1.0, 0.0]])];
         assert!(bulk.add_many(bad).is_err());
         assert_eq!(bulk.len(), 2);
-    }
-
-    #[test]
-    fn lane_dot_equals_plain_dot() {
-        for dim in [1, 3, 16, 17, 128, 131] {
-            let a: Vec<f32> = (0..dim).map(|i| ((i * 7 % 11) as f32 - 5.0) / 3.0).collect();
-            let b: Vec<f32> = (0..dim).map(|i| ((i * 5 % 13) as f32 - 6.0) / 4.0).collect();
-            let plain: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
-            assert!((dot(&a, &b) - plain).abs() < 1e-4 * plain.abs().max(1.0), "dim {dim}");
-        }
     }
 
     #[test]

@@ -13,7 +13,7 @@ use clap::Args;
 use facerec::align;
 use facerec::detect::{DetectorKind, Letterbox};
 use facerec::frame::{Frame, PixelFormat};
-use facerec::gallery::{Gallery, ModelTag};
+use facerec::gallery::{Gallery, ModelTag, COARSE_MIN_ROWS};
 use facerec::pipeline::Recognition;
 use facerec::ros::msgs;
 use facerec::Pipeline;
@@ -440,6 +440,8 @@ struct ScalingReport {
     identities: usize,
     queries: usize,
     per_face: Stat,
+    /// The same queries by scoring every vector in f32 (`best_match_full_scan`), same run.
+    per_face_full_scan: Stat,
     /// Resident memory added by building the gallery, per identity (bytes).
     rss_bytes_per_identity: f64,
     /// The match index alone (vector row + owner id), per identity (bytes).
@@ -457,22 +459,36 @@ fn gallery_scaling(tag: &ModelTag, sizes: &[usize], queries: usize) -> anyhow::R
         let probes: Vec<Vec<f32>> = (0..q).map(|_| rng.unit_vector(tag.dim)).collect();
         std::hint::black_box(gallery.best_match(probes.first().map_or(&[][..], |p| p)));
         let mut times = Vec::with_capacity(q);
+        let mut full_times = Vec::with_capacity(q);
         for p in &probes {
             let t = Instant::now();
             let m = gallery.best_match(p);
             times.push(t.elapsed());
-            std::hint::black_box(m);
+            let t = Instant::now();
+            let full = gallery.best_match_full_scan(p);
+            full_times.push(t.elapsed());
+            if m != full {
+                bail!("best_match and the full scan disagree at {n} identities: {m:?} vs {full:?}");
+            }
         }
         let report = ScalingReport {
             identities: n,
             queries: q,
             per_face: stat(&times),
+            per_face_full_scan: stat(&full_times),
             rss_bytes_per_identity: (rss_after - rss_before).max(0.0) * 1024.0 * 1024.0 / n.max(1) as f64,
-            index_bytes_per_identity: tag.dim * 4 + 4,
+            index_bytes_per_identity: tag.dim * 4 + 4 + if n >= COARSE_MIN_ROWS { tag.dim + 4 } else { 0 },
         };
         println!(
-            "gallery {:>9} identities: best_match median {:.3} ms, p99 {:.3} ms ({} queries); memory {:.0} B/identity (index {} B)",
-            n, report.per_face.median_ms, report.per_face.p99_ms, q, report.rss_bytes_per_identity, report.index_bytes_per_identity
+            "gallery {:>9} identities: best_match median {:.3} ms, p99 {:.3} ms (full f32 scan {:.3} / {:.3} ms; {} queries); memory {:.0} B/identity (index {} B)",
+            n,
+            report.per_face.median_ms,
+            report.per_face.p99_ms,
+            report.per_face_full_scan.median_ms,
+            report.per_face_full_scan.p99_ms,
+            q,
+            report.rss_bytes_per_identity,
+            report.index_bytes_per_identity
         );
         out.push(report);
         drop(gallery);
