@@ -11,8 +11,7 @@
 # 3. peer comparison: ROUNDS alternating rounds of `facerec bench --detector yunet` and OpenCV's
 #    FaceDetectorYN + FaceRecognizerSF (pinned opencv-python-headless in .venv-bench) on the same
 #    frames and model files, same thread count; prints the throughput ratio;
-# 4. the shipped SFace against the same file with PRelu rewritten (scripts/bench_sface_relu.py);
-# 5. the node under load: facerec_node in its own process, two cameras at 30 frames/s (VGA)
+# 4. the node under load: facerec_node in its own process, two cameras at 30 frames/s (VGA)
 #    published over ROS 2 (loopback, private domain) by `facerec bench-node`: received /
 #    processed / dropped frames and header-to-detection latency p50/p99; raw rgb8 with the
 #    shipped settings (1 worker), with 2 workers of 1 thread, and JPEG CompressedImage.
@@ -22,7 +21,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 THREADS="${THREADS:-2}"
-ROUNDS="${ROUNDS:-2}"
+ROUNDS="${ROUNDS:-3}"
 ITER="${ITER:-30}"
 CMP_ITER="${CMP_ITER:-10}"
 PROVIDER="${PROVIDER:-cpu}"
@@ -65,17 +64,7 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 cat "$OUT/yunet_r1.txt"
 "$PY" scripts/bench_opencv.py summarize --ours "${ours[@]}" --opencv "${cv[@]}"
-echo "== 3. SFace with PRelu rewritten as Relu/Mul/Sub (scripts/bench_sface_relu.py; same vectors), VGA"
-if [[ ! -x .venv-tools/bin/python ]] || ! .venv-tools/bin/python -c "import onnx" 2>/dev/null; then
-    "$PY" -m venv .venv-tools && .venv-tools/bin/pip install --quiet onnx==1.23.2
-fi
-.venv-tools/bin/python scripts/bench_sface_relu.py models/sface_2021dec_int8bq.onnx "$OUT/sface_2021dec_int8bq_relu.onnx"
-for model in sface_2021dec_int8bq.onnx "$OUT/sface_2021dec_int8bq_relu.onnx"; do
-    echo "-- embedder $model"
-    "$BIN" --provider "$PROVIDER" --threads "$THREADS" --embedder-model "$model" bench --sizes vga \
-        --iterations "$CMP_ITER" --json "$OUT/embedder_$(basename "$model" .onnx).json" | tail -4
-done
-echo "== 5. node under load: 2 cameras x 30 frames/s, VGA, over ROS 2 (facerec bench-node)"
+echo "== 3. node under load: 2 cameras x 30 frames/s, VGA, over ROS 2 (facerec bench-node)"
 NODE_SECONDS="${NODE_SECONDS:-20}"
 "$BIN" --provider "$PROVIDER" bench-node --seconds "$NODE_SECONDS" --json "$OUT/node_raw_w1.json"
 "$BIN" --provider "$PROVIDER" --threads 1 bench-node --workers 2 --seconds "$NODE_SECONDS" --json "$OUT/node_raw_w2.json"

@@ -115,21 +115,33 @@ pub fn warp_into(src: &RgbImage, frame_from_aligned: &Similarity, out: &mut RgbI
             _ => [0.0; 3],
         }
     };
+    // Coefficients hoisted out of the loop; no `floor`/`round` calls (without SSE4.1 they are
+    // library calls, and they dominated this loop): coordinates are floored by truncation with a
+    // correction for negatives, and values (in 0..=255 after the clamp) rounded by +0.5.
+    let [a, b, c, d, e, f] = [m[(0, 0)], m[(0, 1)], m[(0, 2)], m[(1, 0)], m[(1, 1)], m[(1, 2)]];
+    let floor = |t: f32| -> i64 {
+        let i = t as i64;
+        if (i as f32) > t {
+            i - 1
+        } else {
+            i
+        }
+    };
     for (u, v, px) in out.enumerate_pixels_mut() {
         let (uf, vf) = (u as f32, v as f32);
-        let x = m[(0, 0)] * uf + m[(0, 1)] * vf + m[(0, 2)];
-        let y = m[(1, 0)] * uf + m[(1, 1)] * vf + m[(1, 2)];
-        let (x0, y0) = (x.floor(), y.floor());
-        let (fx, fy) = (x - x0, y - y0);
-        let (xi, yi) = (x0 as i64, y0 as i64);
+        let x = a * uf + b * vf + c;
+        let y = d * uf + e * vf + f;
+        let (xi, yi) = (floor(x), floor(y));
+        let (fx, fy) = (x - xi as f32, y - yi as f32);
         let p00 = pixel(xi, yi);
         let p10 = pixel(xi + 1, yi);
         let p01 = pixel(xi, yi + 1);
         let p11 = pixel(xi + 1, yi + 1);
-        for c in 0..3 {
-            let top = p00[c] + (p10[c] - p00[c]) * fx;
-            let bottom = p01[c] + (p11[c] - p01[c]) * fx;
-            px.0[c] = (top + (bottom - top) * fy).round().clamp(0.0, 255.0) as u8;
+        for (ch, out) in px.0.iter_mut().enumerate() {
+            let (q00, q10, q01, q11) = (p00[ch], p10[ch], p01[ch], p11[ch]);
+            let top = q00 + (q10 - q00) * fx;
+            let bottom = q01 + (q11 - q01) * fx;
+            *out = ((top + (bottom - top) * fy).clamp(0.0, 255.0) + 0.5) as u8;
         }
     }
 }

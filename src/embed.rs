@@ -23,13 +23,14 @@ pub struct EmbedderConfig {
     /// Input value = (pixel - mean) * scale. SFace normalises inside the model: mean 0, scale 1.
     pub mean: f32,
     pub scale: f32,
-    /// Largest batch per run (the model's fixed batch size wins when it has one).
+    /// Largest batch per run (the model's fixed batch size wins when it has one). 4: on CPU,
+    /// ONNX Runtime's per-face time grows with larger SFace batches (docs/BENCHMARKS.md).
     pub max_batch: usize,
 }
 
 impl Default for EmbedderConfig {
     fn default() -> Self {
-        Self { model: PathBuf::from("sface_2021dec_int8bq.onnx"), bgr: false, mean: 0.0, scale: 1.0, max_batch: 32 }
+        Self { model: PathBuf::from("sface_2021dec_int8bq.onnx"), bgr: false, mean: 0.0, scale: 1.0, max_batch: 4 }
     }
 }
 

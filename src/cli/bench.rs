@@ -284,15 +284,19 @@ impl Bare {
         Ok(elapsed)
     }
 
-    fn run_embedder(&mut self, shape: [i64; 4], data: &[f32]) -> anyhow::Result<Duration> {
-        if shape[0] == 0 {
-            return Ok(Duration::ZERO);
+    /// Runs the embedder on `shape[0]` faces in batches of at most `batch`, as the pipeline's
+    /// embedder splits them (`embedder.max_batch`); returns the summed run time.
+    fn run_embedder(&mut self, shape: [i64; 4], data: &[f32], batch: usize) -> anyhow::Result<Duration> {
+        let per_face = usize::try_from(shape[1] * shape[2] * shape[3])?;
+        let mut elapsed = Duration::ZERO;
+        for chunk in data.chunks(per_face * batch.max(1)) {
+            let n = i64::try_from(chunk.len() / per_face.max(1))?;
+            let t = Instant::now();
+            let tensor = ort::value::TensorRef::from_array_view(([n, shape[1], shape[2], shape[3]], chunk))?;
+            let out = self.embedder.run(ort::inputs![self.embedder_input.as_str() => tensor])?;
+            elapsed += t.elapsed();
+            std::hint::black_box(out.len());
         }
-        let t = Instant::now();
-        let tensor = ort::value::TensorRef::from_array_view((shape, data))?;
-        let out = self.embedder.run(ort::inputs![self.embedder_input.as_str() => tensor])?;
-        let elapsed = t.elapsed();
-        std::hint::black_box(out.len());
         Ok(elapsed)
     }
 }
@@ -382,7 +386,7 @@ fn bench_config(
         std::hint::black_box((json.len(), cdr.0.len(), cdr.1.len()));
 
         let bare_detect = bare.run_detector(det_shape, &det_data)?;
-        let bare_embed = bare.run_embedder(emb_shape, &emb_data)?;
+        let bare_embed = bare.run_embedder(emb_shape, &emb_data, pipeline.config().embedder.max_batch)?;
 
         let t3 = Instant::now();
         let decoded = Frame::decode(&jpeg)?;
