@@ -97,8 +97,10 @@ fn main() -> ExitCode {
         1 => "info",
         _ => "debug",
     };
+    // The DDS crates log teardown noise (leaving multicast groups, stopping spinners) as errors
+    // when `play` and `bench-node` exit; RUST_LOG brings them back for debugging.
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("facerec={default_level},warn")));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("facerec={default_level},rustdds=off,ros2_client=off,warn")));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
