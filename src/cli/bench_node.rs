@@ -208,6 +208,7 @@ fn stamped(msg: &ImageMessage, frame_id: &str) -> ImageMessage {
 }
 
 /// One frame's pipeline time (analyze + naming against an empty gallery), no other load.
+/// Compressed frames are decoded beforehand, outside the timing.
 fn single_frame_time(opts: &PipelineOpts, messages: &[Vec<ImageMessage>]) -> anyhow::Result<(Stat, String)> {
     let mut pipeline = opts.pipeline()?;
     let provider = pipeline.runtime().provider().to_string();

@@ -98,14 +98,15 @@ pub fn run(args: &PlayArgs) -> anyhow::Result<()> {
     }
     let per_topic: Vec<String> = stats.published.iter().map(|(t, n)| format!("{t} x{n}")).collect();
     eprintln!(
-        "play: {} pass(es), published {}; {} message(s) skipped",
+        "play: {} pass(es), published {}; {} message(s) skipped (unreadable), {} failed to publish",
         stats.loops,
         if per_topic.is_empty() {
             "nothing".to_owned()
         } else {
             per_topic.join(", ")
         },
-        stats.skipped
+        stats.skipped,
+        stats.failed
     );
     Ok(())
 }

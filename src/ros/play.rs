@@ -89,6 +89,8 @@ pub struct PlayStats {
     pub published: BTreeMap<String, u64>,
     /// Messages skipped because they could not be read.
     pub skipped: u64,
+    /// Messages read but not published because DDS refused the write.
+    pub failed: u64,
     /// Complete passes over the bag.
     pub loops: u32,
 }
@@ -308,9 +310,12 @@ async fn run(
                 Time::from_nanos(image.header_stamp_ns)
             };
             let frame_id = image.frame_id.clone();
-            publisher
-                .publish(ImageMessage::from_bag(image, stamp))
-                .map_err(|e| PlayError::Ros(format!("publishing on {out}: {e}")))?;
+            if let Err(e) = publisher.publish(ImageMessage::from_bag(image, stamp)) {
+                // One failed write (e.g. a momentarily full DDS queue) should not end the play.
+                stats.failed += 1;
+                tracing::warn!("publishing on {out} failed: {e}");
+                continue;
+            }
             *stats.published.entry(out.clone()).or_default() += 1;
             on_event(PlayEvent::Published {
                 topic: out,
