@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::detect::Detection;
 use crate::frame::Frame;
+use crate::pipeline::Face;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -68,6 +69,13 @@ impl EnrollPolicy {
             self.check_sharpness(&crop)?;
         }
         Ok(index)
+    }
+
+    /// As [`Self::select`] for faces already embedded by the pipeline: the dominant one.
+    pub fn select_face<'f>(&self, frame: &Frame, faces: &'f [Face]) -> Result<&'f Face, EnrollRefusal> {
+        let detections: Vec<Detection> = faces.iter().map(|f| f.detection.clone()).collect();
+        let index = self.select(frame, &detections)?;
+        faces.get(index).ok_or(EnrollRefusal::NoFace)
     }
 
     /// Checks an aligned face crop for blur.

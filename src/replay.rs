@@ -260,13 +260,12 @@ impl<'p> Replayer<'p> {
             .collect();
         let names: Vec<String> =
             self.enroll.iter().filter(|s| s.topic == image.topic && index < s.frames).map(|s| s.name.clone()).collect();
+        if names.is_empty() {
+            return record;
+        }
+        let chosen = self.policy.select_face(&frame, &faces);
         for name in names {
-            let detections: Vec<Detection> = faces.iter().map(|f| f.detection.clone()).collect();
-            let chosen = self
-                .policy
-                .select(&frame, &detections)
-                .and_then(|i| faces.get(i).ok_or(crate::enroll::EnrollRefusal::NoFace));
-            match chosen {
+            match &chosen {
                 Ok(face) => match self.gallery.add(&name, vec![face.embedding.clone()]) {
                     Ok(()) => *self.summary.enrolled.entry(name).or_insert(0) += 1,
                     Err(e) => self.warnings.push(format!("{}: cannot enrol {name}: {e}", record.describe())),

@@ -22,10 +22,7 @@ pub type Sample = Result<Embedding, EnrollRefusal>;
 
 /// The dominant face of an analysed frame as an enrolment sample.
 pub fn dominant_sample(frame: &Frame, faces: &[Face], policy: &EnrollPolicy) -> Sample {
-    let detections: Vec<_> = faces.iter().map(|f| f.detection.clone()).collect();
-    let index = policy.select(frame, &detections)?;
-    let face = faces.get(index).ok_or(EnrollRefusal::NoFace)?;
-    Ok(face.embedding.clone())
+    Ok(policy.select_face(frame, faces)?.embedding.clone())
 }
 
 struct Collector {
