@@ -120,7 +120,7 @@ struct ConfigReport {
 }
 
 /// A kernel-reported memory figure of this process (`VmHWM`, `VmRSS`), in MiB.
-pub(super) fn proc_status_mib(key: &str) -> f64 {
+fn proc_status_mib(key: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {

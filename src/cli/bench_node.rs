@@ -337,14 +337,14 @@ pub fn run(opts: &PipelineOpts, args: &NodeBenchArgs) -> anyhow::Result<()> {
         .unwrap_or(150 + u16::try_from(std::process::id() % 50).unwrap_or(0));
     let dir = std::env::temp_dir().join(format!("facerec-bench-node-{}", std::process::id()));
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let node = spawn_node(args, opts, &topics, domain, &dir)?;
+    let mut node = spawn_node(args, opts, &topics, domain, &dir)?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let result = runtime.block_on(measure(args, &messages, &topics, domain, &node));
-    let mut report = match result {
+    let result = runtime.block_on(measure(args, &messages, &topics, domain, &mut node, single, provider));
+    let report = match result {
         Ok(r) => r,
         Err(e) => {
             eprintln!("---- facerec_node log (last lines) ----\n{}", node.log_tail());
@@ -353,18 +353,6 @@ pub fn run(opts: &PipelineOpts, args: &NodeBenchArgs) -> anyhow::Result<()> {
     };
     drop(node);
     let _ = std::fs::remove_dir_all(&dir);
-    report.single_frame = single;
-    report.provider = provider;
-    let p99 = report.latency_all.as_ref().map_or(f64::NAN, |l| l.p99_ms);
-    report.p99_over_single_frame = p99 / single.median_ms.max(1e-9);
-    let (mut sum, mut n) = (0.0, 0.0);
-    for c in &report.per_camera {
-        if c.node_pipeline_ms_mean.is_finite() {
-            sum += c.node_pipeline_ms_mean * c.node_processed as f64;
-            n += c.node_processed as f64;
-        }
-    }
-    report.p99_over_node_pipeline = if n > 0.0 { p99 / (sum / n) } else { f64::NAN };
     print_report(&report);
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_vec_pretty(&report)?)
@@ -378,7 +366,9 @@ async fn measure(
     messages: &[Vec<ImageMessage>],
     topics: &[String],
     domain: u16,
-    node_process: &NodeProcess,
+    node_process: &mut NodeProcess,
+    single_frame: Stat,
+    provider: String,
 ) -> anyhow::Result<Report> {
     let env = RosEnv::from_lookup(|k| match k {
         "ROS_DOMAIN_ID" => Some(domain.to_string()),
@@ -543,7 +533,7 @@ async fn measure(
     drop(publishers);
     drop(node);
     drop(context);
-    if node_process_exited(node_process) {
+    if !matches!(node_process.child.try_wait(), Ok(None)) {
         bail!("facerec_node exited during the run");
     }
 
@@ -588,6 +578,15 @@ async fn measure(
             node_arrival_to_publish_ms_mean: weighted(|w| w.latency_ms),
         });
     }
+    let latency_all = (!all.is_empty()).then(|| stat(&all));
+    let p99 = latency_all.as_ref().map_or(f64::NAN, |l| l.p99_ms);
+    let (mut sum, mut n) = (0.0, 0.0);
+    for c in &per_camera {
+        if c.node_pipeline_ms_mean.is_finite() {
+            sum += c.node_pipeline_ms_mean * c.node_processed as f64;
+            n += c.node_processed as f64;
+        }
+    }
     Ok(Report {
         cameras: args.cameras,
         fps_per_camera: args.fps,
@@ -600,18 +599,13 @@ async fn measure(
         },
         workers: args.workers,
         seconds: (window_end - window_start) as f64 / 1e9,
-        provider: String::new(),
-        single_frame: stat(&[]),
+        provider,
+        single_frame,
         per_camera,
-        latency_all: (!all.is_empty()).then(|| stat(&all)),
-        p99_over_single_frame: f64::NAN,
-        p99_over_node_pipeline: f64::NAN,
+        latency_all,
+        p99_over_single_frame: p99 / single_frame.median_ms.max(1e-9),
+        p99_over_node_pipeline: if n > 0.0 { p99 / (sum / n) } else { f64::NAN },
     })
-}
-
-fn node_process_exited(node: &NodeProcess) -> bool {
-    // `try_wait` needs `&mut`; a kill-0 probe through /proc is enough here.
-    !Path::new(&format!("/proc/{}", node.child.id())).exists()
 }
 
 fn print_report(r: &Report) {
