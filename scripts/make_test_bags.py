@@ -17,6 +17,13 @@ Bags written (see tests/fixtures/bags/README.md for the scenario):
   split_mcap/       one bag in two MCAP files (rosbag2 split), metadata lists both
   zstd_messages_db3/  the split bag's frames in one sqlite3 file, each message zstd-compressed
   unknown_storage/  metadata.yaml with storage_identifier: foo
+  video_mcap/       the real MIT video clip (../shared/datasets/video): every second frame as a
+                    JPEG CompressedImage at its own time, after one photo of each of two people
+                    on their own topics (to enrol from), for the tracking tests
+  people_mcap/      a scenario of people over time made from the faces-small photos: a person
+                    leaves and returns, two people cross, two strangers appear (one is named
+                    through enrolment by track), leave and return; with its labels
+                    (people_mcap.labels.json) for `facerec eval sequence`
 and manifest.json: for every bag, every message the writer wrote, in the order a reader must
 yield them, with what a reader must find in it (sizes, encodings, sha256 of the pixel bytes), so
 the Rust tests compare against what was written rather than against what was read before.
@@ -40,6 +47,17 @@ from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_FACES = REPO.parent / 'shared' / 'datasets' / 'faces-small'
+DEFAULT_VIDEO = REPO.parent / 'shared' / 'datasets' / 'video'
+
+# The video bag: a 640x360 clip at 29.97 frames/s, every VIDEO_STEP-th frame kept (15 frames/s).
+VIDEO_CAMERA = '/camera/image_raw/compressed'
+VIDEO_STEP = 2
+VIDEO_JPEG_QUALITY = 75
+# Reference photos, one message each on their own topic, before the clip starts.
+VIDEO_REFERENCES = [
+    ('/meet/lin/compressed', 'lin-manuel-miranda.png', 'lin'),
+    ('/meet/alex/compressed', 'alex-lacamoire.png', 'alex'),
+]
 
 # 2026-01-01T00:00:00Z; frames every 200 ms (a 5 Hz camera).
 T0 = 1_767_225_600_000_000_000
@@ -396,6 +414,168 @@ def write_split(bag: BagBuilder, parts: list[set[int]], out: Path) -> None:
         yaml.dump({'rosbag2_bagfile_information': info}, f)
 
 
+def video(video_dir: Path) -> tuple[BagBuilder, list[dict]]:
+    """The clip: reference photos at T0 and T0 + 100 ms (shrunk to at most 320 px), then every
+    VIDEO_STEP-th decoded frame of the clip from T0 + 1 s at its presentation time. Decoding is
+    PyAV's (FFmpeg's H.264 decoder is bit exact; RGB conversion by its swscale)."""
+    import av
+
+    bag = BagBuilder()
+    described = []
+    for k, (topic, photo, name) in enumerate(VIDEO_REFERENCES):
+        bag.topic(topic, 'sensor_msgs/msg/CompressedImage')
+        img = Image.open(video_dir / photo).convert('RGB')
+        scale = min(1.0, 320 / max(img.size))
+        img = img.resize((round(img.width * scale), round(img.height * scale)), Image.Resampling.LANCZOS)
+        data = jpeg_q(img, VIDEO_JPEG_QUALITY)
+        log_ns = T0 + k * 100_000_000
+        bag.add(log_ns, topic, TYPESTORE.serialize_cdr(compressed_image(data, log_ns),
+                                                     CompressedImageMsg.__msgtype__),
+                jpeg_expect(data, log_ns))
+        described.append({'topic': topic, 'source': photo, 'person': name, 'log_time_ns': log_ns})
+    bag.topic(VIDEO_CAMERA, 'sensor_msgs/msg/CompressedImage')
+    start = T0 + 1_000_000_000
+    with av.open(str(video_dir / 'hamilton_clip.mp4')) as container:
+        stream = container.streams.video[0]
+        time_base = stream.time_base
+        for index, frame in enumerate(container.decode(stream)):
+            if index % VIDEO_STEP:
+                continue
+            pts_ns = int(frame.pts * time_base * 1_000_000_000)
+            header_ns = start + pts_ns
+            data = jpeg_q(frame.to_image(), VIDEO_JPEG_QUALITY)
+            bag.add(header_ns + CAPTURE_LAG, VIDEO_CAMERA,
+                    TYPESTORE.serialize_cdr(compressed_image(data, header_ns),
+                                            CompressedImageMsg.__msgtype__),
+                    jpeg_expect(data, header_ns))
+            described.append({'topic': VIDEO_CAMERA, 'clip_frame': index, 'header_stamp_ns': header_ns})
+    return bag, described
+
+
+# The people scenario: 320x240 at 10 frames/s on PEOPLE_CAMERA, from T0 + 1 s.
+PEOPLE_CAMERA = '/camera/image_raw/compressed'
+PEOPLE_PERIOD = 100_000_000
+PEOPLE_JPEG_QUALITY = 75
+PEOPLE_FRAMES = 130
+# Face boxes (x, y, width, height in photo pixels) of the photos used, as RetinaFace finds them
+# (`facerec detect`, rounded): the crops are centred on them.
+PEOPLE_FACES = {
+    'by_identity/id01/img1.jpg': (422, 194, 590, 838),
+    'by_identity/id01/img2.jpg': (593, 163, 372, 550),
+    'by_identity/id02/img13.jpg': (791, 163, 396, 618),
+    'by_identity/id03/img3.jpg': (457, 304, 670, 953),
+    'by_identity/id03/img12.jpg': (229, 63, 139, 199),
+    'by_identity/id04/img8.jpg': (181, 102, 270, 387),
+    'by_identity/id04/img9.jpg': (242, 264, 489, 655),
+}
+# Who is enrolled from a photo of their own (topic, photo, name), before the scenario.
+PEOPLE_REFERENCES = [
+    ('/meet/ada/compressed', 'by_identity/id01/img4.jpg', 'ada'),
+    ('/meet/bob/compressed', 'by_identity/id02/img14.jpg', 'bob'),
+]
+# The frame after which the robot is told "the person you are looking at is carol".
+PEOPLE_NAME_FRAME = 80
+
+
+def face_crop(faces: Path, rel: str, side: int) -> Image.Image:
+    """A square crop of `rel` around its face (1.6 times the face's height), `side` px."""
+    img = load(faces, rel)
+    x, y, w, h = PEOPLE_FACES[rel]
+    size = min(round(1.6 * max(w, h)), img.width, img.height)
+    cx, cy = x + w / 2, y + h / 2
+    left = min(max(round(cx - size / 2), 0), img.width - size)
+    top = min(max(round(cy - size / 2), 0), img.height - size)
+    return img.crop((left, top, left + size, top + size)).resize((side, side), Image.Resampling.LANCZOS)
+
+
+def people_script(i: int) -> list[tuple[str, str, int, int, int]]:
+    """Who is where in frame `i`: (label, photo, x, y, side), drawn in this order (later on top).
+    Frames 0-9 ada walks right; 10-24 nobody (she is gone 1.5 s); 25-54 ada is back (another
+    photo) walking left, and from 35 bob walks right across her (in front of her, hiding her
+    face for a few frames around 43); 55-64 nobody; 65-94 two strangers, carol (near, left) and
+    dee (further, right); after frame 80 carol is named; 95-114 nobody; 115-129 both strangers
+    are back (other photos, places swapped)."""
+    out = []
+    if i < 10:
+        out.append(('ada', 'by_identity/id01/img1.jpg', 10 + 12 * i, 60, 110))
+    elif 25 <= i < 55:
+        out.append(('ada', 'by_identity/id01/img2.jpg', round(200 - 6.3 * (i - 25)), 50, 110))
+        if i >= 35:
+            out.append(('bob', 'by_identity/id02/img13.jpg', 10 + 10 * (i - 35), 75, 110))
+    elif 65 <= i < 95:
+        carol = 'carol' if i > PEOPLE_NAME_FRAME else 'stranger:carol'
+        out.append(('stranger:dee', 'by_identity/id04/img8.jpg', 215, 90, 90))
+        out.append((carol, 'by_identity/id03/img3.jpg', 30 + (i - 65), 50, 125))
+    elif 115 <= i < 130:
+        out.append(('stranger:dee', 'by_identity/id04/img9.jpg', 20, 100, 90))
+        out.append(('carol', 'by_identity/id03/img12.jpg', 170 - (i - 115), 50, 125))
+    return out
+
+
+def people(faces: Path) -> tuple[BagBuilder, dict]:
+    """The people scenario bag and its labels (one region per face and frame: the pasted crop,
+    at that frame's stamp)."""
+    bag = BagBuilder()
+    for k, (topic, photo, _) in enumerate(PEOPLE_REFERENCES):
+        bag.topic(topic, 'sensor_msgs/msg/CompressedImage')
+        img = load(faces, photo)
+        scale = min(1.0, 320 / max(img.size))
+        img = img.resize((round(img.width * scale), round(img.height * scale)), Image.Resampling.LANCZOS)
+        data = jpeg_q(img, PEOPLE_JPEG_QUALITY)
+        log_ns = T0 + k * 100_000_000
+        bag.add(log_ns, topic, TYPESTORE.serialize_cdr(compressed_image(data, log_ns),
+                                                     CompressedImageMsg.__msgtype__),
+                jpeg_expect(data, log_ns))
+    bag.topic(PEOPLE_CAMERA, 'sensor_msgs/msg/CompressedImage')
+    # The backdrop: the dark, empty scene left of the person in id05/img17 (as the scenario bag).
+    backdrop = load(faces, 'by_identity/id05/img17.jpg').crop((0, 0, 280, 210))
+    backdrop = backdrop.resize((WIDTH, HEIGHT), Image.Resampling.LANCZOS)
+    crops: dict[tuple[str, int], Image.Image] = {}
+    regions = []
+    for i in range(PEOPLE_FRAMES):
+        header_ns = T0 + 1_000_000_000 + i * PEOPLE_PERIOD
+        frame = backdrop.copy()
+        drawn = people_script(i)
+        for label, photo, x, y, side in drawn:
+            key = (photo, side)
+            if key not in crops:
+                crops[key] = face_crop(faces, photo, side)
+            frame.paste(crops[key], (x, y))
+        # Labels: first each face's own box (the crop's middle: the face is 1/1.6 of the crop),
+        # the face on top first, then each whole crop, so a face half hidden by another one
+        # drawn over it is still its own.
+        for label, _, x, y, side in reversed(drawn):
+            m = round(side * (1 - 1 / 1.6) / 2)
+            regions.append({'topic': PEOPLE_CAMERA, 'from_stamp_ns': header_ns, 'to_stamp_ns': header_ns,
+                            'centre_in_frame': [x + m, y + m, x + side - m, y + side - m], 'identity': label})
+        for label, _, x, y, side in reversed(drawn):
+            regions.append({'topic': PEOPLE_CAMERA, 'from_stamp_ns': header_ns, 'to_stamp_ns': header_ns,
+                            'centre_in_frame': [x, y, x + side, y + side], 'identity': label})
+        data = jpeg_q(frame, PEOPLE_JPEG_QUALITY)
+        bag.add(header_ns + CAPTURE_LAG, PEOPLE_CAMERA,
+                TYPESTORE.serialize_cdr(compressed_image(data, header_ns), CompressedImageMsg.__msgtype__),
+                jpeg_expect(data, header_ns))
+    labels = {
+        'note': ('Who is where in people_mcap (/camera/image_raw/compressed), written by '
+                 'scripts/make_test_bags.py from the crops it pastes (one region per face and '
+                 'frame: the face box, then the whole crop, at the frame stamp). ada and bob are enrolled from their own '
+                 'topics; carol and dee are strangers (stranger:<who>: an anonymous id is right, '
+                 'a gallery name wrong) until carol is named after frame '
+                 f'{PEOPLE_NAME_FRAME}; from then on she is carol. Faces in no region are '
+                 'strangers.'),
+        'default': 'stranger',
+        'gap_ns': 1_000_000_000,
+        'regions': regions,
+    }
+    return bag, labels
+
+
+def jpeg_q(img: Image.Image, quality: int) -> bytes:
+    out = BytesIO()
+    img.save(out, format='JPEG', quality=quality, optimize=False, progressive=False)
+    return out.getvalue()
+
+
 def write_unknown_storage(out: Path) -> None:
     out.mkdir(parents=True)
     (out / 'unknown_storage_0.foo').write_bytes(b'FOO storage: no reader knows this format\n')
@@ -427,13 +607,15 @@ def main() -> None:
     parser.add_argument('--out', type=Path, default=REPO / 'tests' / 'fixtures' / 'bags')
     parser.add_argument('--faces', type=Path, default=DEFAULT_FACES,
                         help='the MIT faces-small data set (default: %(default)s)')
+    parser.add_argument('--video', type=Path, default=DEFAULT_VIDEO,
+                        help='the MIT video clip folder (default: %(default)s)')
     args = parser.parse_args()
     if not (args.faces / 'by_identity').is_dir():
         raise SystemExit(f'faces-small data set not found at {args.faces} (pass --faces)')
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     names = ['scenario_mcap', 'scenario_db3', 'malformed_mcap', 'malformed_db3', 'split_mcap',
-             'zstd_messages_db3', 'unknown_storage']
+             'zstd_messages_db3', 'unknown_storage', 'video_mcap', 'people_mcap']
     for name in names:
         if (out / name).exists():
             shutil.rmtree(out / name)
@@ -462,6 +644,17 @@ def main() -> None:
     manifest['bags']['zstd_messages_db3'] = parts_bag.manifest()
 
     write_unknown_storage(out / 'unknown_storage')
+
+    clip, clip_frames = video(args.video)
+    clip.write(out / 'video_mcap', StoragePlugin.MCAP, compress=True)
+    manifest['bags']['video_mcap'] = clip.manifest()
+    manifest['video_frames'] = clip_frames
+    shutil.copyfile(args.video / 'LICENSE', out / 'video_mcap' / 'LICENSE')
+
+    scene, scene_labels = people(args.faces)
+    scene.write(out / 'people_mcap', StoragePlugin.MCAP, compress=True)
+    manifest['bags']['people_mcap'] = scene.manifest()
+    (out / 'people_mcap.labels.json').write_text(json.dumps(scene_labels, indent=1) + '\n')
     # The photos' licence travels with the pictures cut from them.
     shutil.copyfile(args.faces / 'LICENSE', out / 'LICENSE')
 

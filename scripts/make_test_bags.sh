@@ -14,7 +14,7 @@ VENV=.venv-bags
 # Exact pins: the bags are byte-identical only with the same rosbags (its name is in the MCAP
 # header), zstd (chunk compression), Pillow (resizing, JPEG encoder) and numpy.
 PINS=(rosbags==0.11.9 backports.zstd==1.8.0 lz4==4.4.5 numpy==2.4.6 pillow==13.0.0
-      ruamel.yaml==0.19.1 typing_extensions==4.16.0)
+      ruamel.yaml==0.19.1 typing_extensions==4.16.0 av==18.1.0)
 
 if [ ! -x "$VENV/bin/python" ]; then
     python3 -m venv "$VENV"

@@ -107,8 +107,8 @@ make_venv() {
   local t0=$SECONDS
   rm -rf "$venv"
   "$PYTHON" -m venv "$venv"
-  "$venv/bin/pip" install --quiet --upgrade pip
-  "$venv/bin/pip" install --quiet "$@" "${COMMON[@]}"
+  "$venv/bin/pip" install --quiet --no-cache-dir --upgrade pip
+  "$venv/bin/pip" install --quiet --no-cache-dir "$@" "${COMMON[@]}"
   fix_exports "$venv"
   echo "$stamp" > "$venv/.facerec-stamp"
   echo "setup_ros_venv: $venv created in $((SECONDS - t0)) s"

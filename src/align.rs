@@ -40,12 +40,16 @@ impl Similarity {
         let t = self.0.column(2).into_owned();
         let inv = a.try_inverse()?;
         let t_inv = -(inv * t);
-        Some(Self(Matrix2x3::from_columns(&[inv.column(0).into_owned(), inv.column(1).into_owned(), t_inv])))
+        Some(Self(Matrix2x3::from_columns(&[
+            inv.column(0).into_owned(),
+            inv.column(1).into_owned(),
+            t_inv,
+        ])))
     }
 
     /// Uniform scale factor of the transform.
     pub fn scale(&self) -> f64 {
-        (self.0[(0, 0)].powi(2) + self.0[(1, 0)].powi(2)).sqrt()
+        (self.0.m11.powi(2) + self.0.m21.powi(2)).sqrt()
     }
 }
 
@@ -76,13 +80,17 @@ pub fn umeyama(src: &[Point], dst: &[Point]) -> Option<Similarity> {
     let (u, v_t) = (svd.u?, svd.v_t?);
     let mut d = Matrix2::identity();
     if (u.determinant() * v_t.determinant()) < 0.0 {
-        d[(1, 1)] = -1.0;
+        d.m22 = -1.0;
     }
     let rotation = u * d * v_t;
-    let scale = (svd.singular_values.x * d[(0, 0)] + svd.singular_values.y * d[(1, 1)]) / src_var;
+    let scale = (svd.singular_values.x * d.m11 + svd.singular_values.y * d.m22) / src_var;
     let sr = rotation * scale;
     let t = dst_mean - sr * src_mean;
-    Some(Similarity(Matrix2x3::from_columns(&[sr.column(0).into_owned(), sr.column(1).into_owned(), t])))
+    Some(Similarity(Matrix2x3::from_columns(&[
+        sr.column(0).into_owned(),
+        sr.column(1).into_owned(),
+        t,
+    ])))
 }
 
 /// The transform from frame pixels to aligned-face pixels for a face's landmarks.
@@ -118,7 +126,7 @@ pub fn warp_into(src: &RgbImage, frame_from_aligned: &Similarity, out: &mut RgbI
     // Coefficients hoisted out of the loop; no `floor`/`round` calls (without SSE4.1 they are
     // library calls, and they dominated this loop): coordinates are floored by truncation with a
     // correction for negatives, and values (in 0..=255 after the clamp) rounded by +0.5.
-    let [a, b, c, d, e, f] = [m[(0, 0)], m[(0, 1)], m[(0, 2)], m[(1, 0)], m[(1, 1)], m[(1, 2)]];
+    let [a, b, c, d, e, f] = [m.m11, m.m12, m.m13, m.m21, m.m22, m.m23];
     let floor = |t: f32| -> i64 {
         let i = t as i64;
         if (i as f32) > t {
@@ -137,8 +145,8 @@ pub fn warp_into(src: &RgbImage, frame_from_aligned: &Similarity, out: &mut RgbI
         let p10 = pixel(xi + 1, yi);
         let p01 = pixel(xi, yi + 1);
         let p11 = pixel(xi + 1, yi + 1);
-        for (ch, out) in px.0.iter_mut().enumerate() {
-            let (q00, q10, q01, q11) = (p00[ch], p10[ch], p01[ch], p11[ch]);
+        let corners = p00.into_iter().zip(p10).zip(p01).zip(p11);
+        for (out, (((q00, q10), q01), q11)) in px.0.iter_mut().zip(corners) {
             let top = q00 + (q10 - q00) * fx;
             let bottom = q01 + (q11 - q01) * fx;
             *out = ((top + (bottom - top) * fy).clamp(0.0, 255.0) + 0.5) as u8;
@@ -153,13 +161,26 @@ mod tests {
     fn known() -> Similarity {
         // Scale 1.7, rotation 20 degrees, translation (-30, 12).
         let (s, a) = (1.7_f64, 20.0_f64.to_radians());
-        Similarity(Matrix2x3::new(s * a.cos(), -s * a.sin(), -30.0, s * a.sin(), s * a.cos(), 12.0))
+        Similarity(Matrix2x3::new(
+            s * a.cos(),
+            -s * a.sin(),
+            -30.0,
+            s * a.sin(),
+            s * a.cos(),
+            12.0,
+        ))
     }
 
     #[test]
     fn umeyama_recovers_a_known_similarity() {
         let t = known();
-        let src: Vec<Point> = TEMPLATE.iter().map(|p| Point { x: p.x * 3.0 + 100.0, y: p.y * 2.5 + 40.0 }).collect();
+        let src: Vec<Point> = TEMPLATE
+            .iter()
+            .map(|p| Point {
+                x: p.x * 3.0 + 100.0,
+                y: p.y * 2.5 + 40.0,
+            })
+            .collect();
         let dst: Vec<Point> = src.iter().map(|p| t.apply(*p)).collect();
         let fit = umeyama(&src, &dst).expect("non-degenerate");
         for (a, b) in fit.0.iter().zip(t.0.iter()) {

@@ -27,7 +27,12 @@ pub fn draw(image: &mut RgbImage, faces: &[Recognition]) {
             );
         }
         for p in &face.detection.landmarks {
-            draw_filled_circle_mut(image, (p.x.round() as i32, p.y.round() as i32), scale as i32 + 1, colour);
+            draw_filled_circle_mut(
+                image,
+                (p.x.round() as i32, p.y.round() as i32),
+                scale as i32 + 1,
+                colour,
+            );
         }
         let label = format!("{} {:.2}", face.name, face.score);
         let text_h = 8 * scale as i32 + 4;
@@ -42,7 +47,10 @@ pub fn draw(image: &mut RgbImage, faces: &[Recognition]) {
 fn draw_text(image: &mut RgbImage, x: i32, y: i32, scale: u32, text: &str, colour: Rgb<u8>) {
     let (w, h) = (image.width() as i32, image.height() as i32);
     for (i, ch) in text.chars().enumerate() {
-        let glyph = font8x8::BASIC_FONTS.get(ch).or_else(|| font8x8::LATIN_FONTS.get(ch)).unwrap_or([0; 8]);
+        let glyph = font8x8::BASIC_FONTS
+            .get(ch)
+            .or_else(|| font8x8::LATIN_FONTS.get(ch))
+            .unwrap_or([0; 8]);
         for (gy, bits) in glyph.iter().enumerate() {
             for gx in 0..8 {
                 if bits & (1 << gx) == 0 {

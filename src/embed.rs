@@ -30,7 +30,13 @@ pub struct EmbedderConfig {
 
 impl Default for EmbedderConfig {
     fn default() -> Self {
-        Self { model: PathBuf::from("sface_2021dec_int8bq.onnx"), bgr: false, mean: 0.0, scale: 1.0, max_batch: 4 }
+        Self {
+            model: PathBuf::from("sface_2021dec_int8bq.onnx"),
+            bgr: false,
+            mean: 0.0,
+            scale: 1.0,
+            max_batch: 4,
+        }
     }
 }
 
@@ -65,7 +71,10 @@ impl Embedder {
     pub fn new(runtime: &Runtime, config: EmbedderConfig) -> Result<Self, EmbedError> {
         let session = runtime.session(&config.model)?;
         let model = config.model.display().to_string();
-        let bad = |reason: &str| EmbedError::Model { model: model.clone(), reason: reason.to_owned() };
+        let bad = |reason: &str| EmbedError::Model {
+            model: model.clone(),
+            reason: reason.to_owned(),
+        };
         let input = session.inputs().first().ok_or_else(|| bad("has no input"))?;
         let input_name = input.name().to_owned();
         let fixed_batch = match input.dtype() {
@@ -85,7 +94,15 @@ impl Embedder {
             _ => None,
         }
         .ok_or_else(|| bad("output has no fixed last dimension"))? as usize;
-        let mut embedder = Self { config, session, input_name, output_name, dim, fixed_batch, tensor: Vec::new() };
+        let mut embedder = Self {
+            config,
+            session,
+            input_name,
+            output_name,
+            dim,
+            fixed_batch,
+            tensor: Vec::new(),
+        };
         embedder.embed(&[RgbImage::new(ALIGNED_SIZE, ALIGNED_SIZE)])?;
         Ok(embedder)
     }
@@ -108,6 +125,8 @@ impl Embedder {
     pub fn embed_timed(&mut self, faces: &[RgbImage]) -> Result<(Vec<Embedding>, Duration), EmbedError> {
         let mut out = Vec::with_capacity(faces.len());
         let mut inference = Duration::ZERO;
+        // A model with a fixed batch dimension takes exactly that many crops a run (padded);
+        // a dynamic one takes up to `max_batch`.
         let batch = self.fixed_batch.unwrap_or(self.config.max_batch.max(1));
         for chunk in faces.chunks(batch) {
             let n = self.fill_tensor(chunk, batch)?;
@@ -116,10 +135,12 @@ impl Embedder {
             let t = Instant::now();
             let tensor = ort::value::TensorRef::from_array_view((shape, self.tensor.as_slice()))?;
             let outputs = self.session.run(ort::inputs![self.input_name.as_str() => tensor])?;
-            let value = outputs.get(self.output_name.as_str()).ok_or_else(|| EmbedError::Model {
-                model: self.config.model.display().to_string(),
-                reason: format!("output '{}' missing", self.output_name),
-            })?;
+            let value = outputs
+                .get(self.output_name.as_str())
+                .ok_or_else(|| EmbedError::Model {
+                    model: self.config.model.display().to_string(),
+                    reason: format!("output '{}' missing", self.output_name),
+                })?;
             let (_, data) = value.try_extract_tensor::<f32>()?;
             inference += t.elapsed();
             if data.len() != n * self.dim {
@@ -143,7 +164,10 @@ impl Embedder {
         let (mean, scale) = (self.config.mean, self.config.scale);
         for (face, slot) in faces.iter().zip(self.tensor.chunks_exact_mut(3 * plane)) {
             if face.width() != ALIGNED_SIZE || face.height() != ALIGNED_SIZE {
-                return Err(EmbedError::FaceSize { width: face.width(), height: face.height() });
+                return Err(EmbedError::FaceSize {
+                    width: face.width(),
+                    height: face.height(),
+                });
             }
             let (c0, rest) = slot.split_at_mut(plane);
             let (c1, c2) = rest.split_at_mut(plane);

@@ -22,7 +22,11 @@ pub struct EnrollPolicy {
 
 impl Default for EnrollPolicy {
     fn default() -> Self {
-        Self { min_face_px: 40.0, dominance_ratio: 1.5, min_sharpness: 20.0 }
+        Self {
+            min_face_px: 40.0,
+            dominance_ratio: 1.5,
+            min_sharpness: 20.0,
+        }
     }
 }
 
@@ -55,7 +59,10 @@ impl EnrollPolicy {
         }
         let size = detections.get(best).map_or(0.0, |d| d.bbox.width.min(d.bbox.height));
         if size < self.min_face_px {
-            return Err(EnrollRefusal::TooSmall { size, min: self.min_face_px });
+            return Err(EnrollRefusal::TooSmall {
+                size,
+                min: self.min_face_px,
+            });
         }
         Ok(best)
     }
@@ -82,7 +89,10 @@ impl EnrollPolicy {
     pub fn check_sharpness(&self, aligned: &RgbImage) -> Result<f32, EnrollRefusal> {
         let s = sharpness(aligned);
         if s < self.min_sharpness {
-            Err(EnrollRefusal::Blurred { sharpness: s, min: self.min_sharpness })
+            Err(EnrollRefusal::Blurred {
+                sharpness: s,
+                min: self.min_sharpness,
+            })
         } else {
             Ok(s)
         }
@@ -115,7 +125,12 @@ mod tests {
 
     fn face(size: f32) -> Detection {
         Detection {
-            bbox: BBox { x: 0.0, y: 0.0, width: size, height: size },
+            bbox: BBox {
+                x: 0.0,
+                y: 0.0,
+                width: size,
+                height: size,
+            },
             score: 0.9,
             landmarks: [Point { x: 0.0, y: 0.0 }; 5],
         }
@@ -126,7 +141,10 @@ mod tests {
         let p = EnrollPolicy::default();
         assert_eq!(p.choose(&[]), Err(EnrollRefusal::NoFace));
         assert_eq!(p.choose(&[face(50.0), face(120.0)]), Ok(1));
-        assert!(matches!(p.choose(&[face(100.0), face(95.0)]), Err(EnrollRefusal::Ambiguous { .. })));
+        assert!(matches!(
+            p.choose(&[face(100.0), face(95.0)]),
+            Err(EnrollRefusal::Ambiguous { .. })
+        ));
         assert!(matches!(p.choose(&[face(20.0)]), Err(EnrollRefusal::TooSmall { .. })));
     }
 
@@ -135,7 +153,9 @@ mod tests {
         let p = EnrollPolicy::default();
         let flat = RgbImage::from_pixel(112, 112, image::Rgb([120, 120, 120]));
         assert!(matches!(p.check_sharpness(&flat), Err(EnrollRefusal::Blurred { .. })));
-        let checker = RgbImage::from_fn(112, 112, |x, y| image::Rgb(if (x / 4 + y / 4) % 2 == 0 { [0; 3] } else { [255; 3] }));
+        let checker = RgbImage::from_fn(112, 112, |x, y| {
+            image::Rgb(if (x / 4 + y / 4) % 2 == 0 { [0; 3] } else { [255; 3] })
+        });
         assert!(p.check_sharpness(&checker).is_ok());
     }
 }

@@ -2,6 +2,12 @@
 //! YAML. Every change reaches the disk atomically (temporary file, fsync, rename, file mode 0600),
 //! and the file records which embedding model made its vectors so vectors of two models never mix.
 //! Pure data and file I/O; knows nothing of images or models beyond their fingerprint.
+//!
+//! Integrity: since format 2 the file says, before its people, how many there are and the sha256
+//! of the people section, so a file cut short (even at an entry boundary, where it is still valid
+//! YAML) or altered is refused instead of loading fewer people. Format 1 files (no such lines)
+//! still load, with a warning, and get them at the next save. A save killed midway leaves a
+//! `.<file>.tmp-<pid>` beside the gallery; opening the gallery removes those of dead processes.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -30,6 +36,83 @@ pub struct ModelTag {
 struct PersonRecord {
     name: String,
     embeddings: Vec<Vec<f32>>,
+    /// A stranger given an id (`person_3f9a`) rather than a name by somebody. The three fields
+    /// below are written only when set, so a gallery without them reads and hashes as before.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    anonymous: bool,
+    /// When the person was last seen: a frame stamp in ns (never the wall clock). Anonymous
+    /// people expire from it ([`Gallery::expire_anonymous`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_seen_ns: Option<i64>,
+    /// Samples learned from confidently identified tracks ([`Gallery::learn`]), capped; matched
+    /// like `embeddings`, which they never replace.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    learned: Vec<Vec<f32>>,
+}
+
+impl PersonRecord {
+    fn named(name: String, embeddings: Vec<Vec<f32>>) -> Self {
+        Self {
+            name,
+            embeddings,
+            anonymous: false,
+            last_seen_ns: None,
+            learned: Vec::new(),
+        }
+    }
+
+    fn vectors(&self) -> impl Iterator<Item = &Vec<f32>> {
+        self.embeddings.iter().chain(&self.learned)
+    }
+}
+
+/// What the gallery holds of one person, for listings.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PersonInfo {
+    pub name: String,
+    /// Enrolled samples (for an anonymous person: those collected from its track).
+    pub samples: usize,
+    /// Samples learned from confidently identified tracks.
+    pub learned: usize,
+    /// A stranger with an id, not named by anybody.
+    pub anonymous: bool,
+    /// Frame stamp (ns) when last seen, when known.
+    pub last_seen_ns: Option<i64>,
+}
+
+/// What [`Gallery::learn`] did with a sample.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Learned {
+    /// Added; the person had room.
+    Added,
+    /// Added in place of the least useful learned sample (the one closest to another sample).
+    Replaced,
+}
+
+/// The prefix of anonymous ids.
+pub const ANONYMOUS_PREFIX: &str = "person_";
+/// Hex digits of an anonymous id (more when those collide with a person already held).
+pub const ANONYMOUS_ID_HEX: usize = 4;
+
+/// Whether `name` has the form of an anonymous id: `person_` and 4 to 64 lowercase hex digits.
+pub fn is_anonymous_id(name: &str) -> bool {
+    name.strip_prefix(ANONYMOUS_PREFIX).is_some_and(|hex| {
+        (ANONYMOUS_ID_HEX..=64).contains(&hex.len())
+            && hex.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+    })
+}
+
+/// The anonymous id of a stranger first seen by `source` (a camera) at `stamp_ns` on track
+/// `track_id`, with `hex` digits of the sha256 of those three: deterministic, so a replay gives
+/// the same ids every time.
+pub fn anonymous_id(source: &str, stamp_ns: i64, track_id: u64, hex: usize) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("{source}\n{stamp_ns}\n{track_id}").as_bytes());
+    let text = hex::encode(digest);
+    format!(
+        "{ANONYMOUS_PREFIX}{}",
+        text.get(..hex.clamp(ANONYMOUS_ID_HEX, 64)).unwrap_or(&text)
+    )
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -37,25 +120,74 @@ struct PersonRecord {
 struct GalleryFile {
     format: u32,
     model: Option<ModelTag>,
+    /// How many entries `people` has (format 2 on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    people_count: Option<usize>,
+    /// sha256 of the people section as the gallery writes it (format 2 on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    people_sha256: Option<String>,
     #[serde(default)]
     people: Vec<PersonRecord>,
 }
 
-const FORMAT: u32 = 1;
+/// The format written: 2 adds `people_count` and `people_sha256`.
+const FORMAT: u32 = 2;
+/// The oldest format still read (without the integrity check).
+const OLDEST_FORMAT: u32 = 1;
+
+/// The sha256 of the people section: its YAML as the gallery writes it. The YAML float format is
+/// the shortest that reads back to the same `f32`, so a loaded file hashes as it was written.
+fn people_sha256(people: &[PersonRecord]) -> Result<String, serde_yaml_ng::Error> {
+    use sha2::Digest;
+    let text = serde_yaml_ng::to_string(people)?;
+    Ok(hex::encode(sha2::Sha256::digest(text.as_bytes())))
+}
+
+/// Longest part of a refused name echoed back in an error.
+const NAME_ECHO_CHARS: usize = 64;
+
+/// A name as shown in an error: control characters escaped, cut after `NAME_ECHO_CHARS`.
+fn shown_name(name: &str) -> String {
+    let count = name.chars().count();
+    let head: String = name
+        .chars()
+        .take(NAME_ECHO_CHARS)
+        .collect::<String>()
+        .escape_debug()
+        .to_string();
+    if count > NAME_ECHO_CHARS {
+        format!("{head}... ({count} characters)")
+    } else {
+        head
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum GalleryError {
     #[error("gallery file {path} is corrupt at line {line}, column {column}: {message}")]
-    Corrupt { path: String, line: usize, column: usize, message: String },
+    Corrupt {
+        path: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
     #[error("gallery file {path} is invalid: {message}")]
     Invalid { path: String, message: String },
     #[error("cannot read gallery file {path}: {source}")]
     Read { path: String, source: std::io::Error },
     #[error("cannot write gallery file {path}: {source}")]
     Write { path: String, source: std::io::Error },
-    #[error("gallery vectors come from model {gallery_file} (sha256 {gallery_sha}), but this pipeline uses {model_file} (sha256 {model_sha}); re-enroll into a new gallery for this model")]
-    ModelMismatch { gallery_file: String, gallery_sha: String, model_file: String, model_sha: String },
-    #[error("invalid name '{0}': use 1-64 characters: letters, digits, space, '.', '_', '-' or an apostrophe")]
+    #[error("gallery file {gallery_path} is incomplete or altered: {message}; it was left untouched (restore it from a backup, or re-enroll into a new file)")]
+    Incomplete { gallery_path: String, message: String },
+    #[error("gallery {gallery_path}: its vectors come from model {gallery_file} (sha256 {gallery_sha}), but this pipeline uses {model_file} (sha256 {model_sha}); re-enroll into a new gallery for this model")]
+    ModelMismatch {
+        gallery_path: String,
+        gallery_file: String,
+        gallery_sha: String,
+        model_file: String,
+        model_sha: String,
+    },
+    #[error("invalid name '{}': use 1-64 characters: letters, digits, space, '.', '_', '-' or an apostrophe", shown_name(.0))]
     BadName(String),
     #[error("no embeddings given for '{0}'")]
     NoEmbeddings(String),
@@ -65,6 +197,16 @@ pub enum GalleryError {
     NotFinite,
     #[error("gallery has no file to save to")]
     NoPath,
+    #[error("nobody called '{}' is in the gallery", shown_name(.0))]
+    UnknownPerson(String),
+    #[error("'{}' is already in the gallery; choose another name or forget that person first", shown_name(.0))]
+    NameTaken(String),
+    #[error("'{}' is a named person, not an anonymous id", shown_name(.0))]
+    NotAnonymous(String),
+    #[error("'{}' is an anonymous person: name them (enroll from the anonymous id) instead of adding to them", shown_name(.0))]
+    IsAnonymous(String),
+    #[error("'{}' has the form of an anonymous id (person_ and hex digits), which is reserved for strangers", shown_name(.0))]
+    ReservedName(String),
 }
 
 /// Checks a person's name: 1-64 characters, letters, digits, space and `._-'`, not blank.
@@ -72,12 +214,24 @@ pub fn validate_name(name: &str) -> Result<(), GalleryError> {
     let ok = !name.trim().is_empty()
         && name.trim() == name
         && name.chars().count() <= 64
-        && name.chars().all(|c| c.is_alphanumeric() || matches!(c, ' ' | '.' | '_' | '-' | '\''));
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, ' ' | '.' | '_' | '-' | '\''));
     if ok && name != crate::UNKNOWN {
         Ok(())
     } else {
         Err(GalleryError::BadName(name.to_owned()))
     }
+}
+
+/// As [`validate_name`], for a person about to be created by name: the form of an anonymous id
+/// (`person_3f9a`) is reserved for strangers.
+pub fn validate_new_name(name: &str) -> Result<(), GalleryError> {
+    validate_name(name)?;
+    if is_anonymous_id(name) {
+        return Err(GalleryError::ReservedName(name.to_owned()));
+    }
+    Ok(())
 }
 
 /// The best gallery match for one vector.
@@ -97,13 +251,27 @@ impl Match {
     }
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Gallery {
     path: Option<PathBuf>,
     model: Option<ModelTag>,
     people: Vec<PersonRecord>,
     /// Every vector with its person's index, for matching.
     index: MatchIndex,
+    /// Whether saves write anonymous people.
+    persist_anonymous: bool,
+}
+
+impl Default for Gallery {
+    fn default() -> Self {
+        Self {
+            path: None,
+            model: None,
+            people: Vec::new(),
+            index: MatchIndex::default(),
+            persist_anonymous: true,
+        }
+    }
 }
 
 impl Gallery {
@@ -112,45 +280,111 @@ impl Gallery {
         Self::default()
     }
 
-    /// Loads a gallery file. A missing file is an error.
+    /// Loads a gallery file. A missing file is an error, and so is a file whose people section
+    /// does not match its recorded count and checksum (format 2 on).
     pub fn load(path: &Path) -> Result<Self, GalleryError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| GalleryError::Read { path: shown.clone(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| GalleryError::Read {
+            path: shown.clone(),
+            source,
+        })?;
         let file: GalleryFile = serde_yaml_ng::from_str(&text).map_err(|e| {
             let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
-            GalleryError::Corrupt { path: shown.clone(), line, column, message: e.to_string() }
+            GalleryError::Corrupt {
+                path: shown.clone(),
+                line,
+                column,
+                message: e.to_string(),
+            }
         })?;
-        let invalid = |message: String| GalleryError::Invalid { path: shown.clone(), message };
-        if file.format != FORMAT {
-            return Err(invalid(format!("format {} is not supported (expected {FORMAT})", file.format)));
+        let invalid = |message: String| GalleryError::Invalid {
+            path: shown.clone(),
+            message,
+        };
+        let incomplete = |message: String| GalleryError::Incomplete {
+            gallery_path: shown.clone(),
+            message,
+        };
+        if !(OLDEST_FORMAT..=FORMAT).contains(&file.format) {
+            return Err(invalid(format!(
+                "format {} is not supported (expected {OLDEST_FORMAT} to {FORMAT})",
+                file.format
+            )));
         }
-        let mut gallery = Self { path: Some(path.to_path_buf()), model: file.model, ..Self::default() };
+        if file.format >= 2 {
+            let count = file
+                .people_count
+                .ok_or_else(|| incomplete("`people_count` is missing".to_owned()))?;
+            let sha = file
+                .people_sha256
+                .as_deref()
+                .ok_or_else(|| incomplete("`people_sha256` is missing".to_owned()))?;
+            if count != file.people.len() {
+                return Err(incomplete(format!(
+                    "it records {count} people but holds {}",
+                    file.people.len()
+                )));
+            }
+            let actual = people_sha256(&file.people).map_err(|e| invalid(e.to_string()))?;
+            if actual != sha {
+                return Err(incomplete(format!(
+                    "the people section's sha256 is {actual}, the file records {sha}"
+                )));
+            }
+        } else {
+            tracing::warn!(
+                "gallery {shown} is format {} (no count or checksum: a file cut short cannot be told from a \
+                 complete one); it gets both at the next save",
+                file.format
+            );
+        }
+        let mut gallery = Self {
+            path: Some(path.to_path_buf()),
+            model: file.model,
+            ..Self::default()
+        };
+        let mut names = std::collections::HashSet::with_capacity(file.people.len());
         for person in file.people {
             validate_name(&person.name).map_err(|e| invalid(e.to_string()))?;
-            if gallery.people.iter().any(|p| p.name == person.name) {
+            if !names.insert(person.name.clone()) {
                 return Err(invalid(format!("person '{}' appears twice", person.name)));
             }
-            for v in &person.embeddings {
-                gallery.check_vector(v).map_err(|e| invalid(format!("person '{}': {e}", person.name)))?;
+            for v in person.vectors() {
+                gallery
+                    .check_vector(v)
+                    .map_err(|e| invalid(format!("person '{}': {e}", person.name)))?;
             }
             if person.embeddings.is_empty() {
                 return Err(invalid(format!("person '{}' has no embeddings", person.name)));
             }
+            if person.anonymous && !is_anonymous_id(&person.name) {
+                return Err(invalid(format!(
+                    "person '{}' is marked anonymous but is not an anonymous id (person_ and hex digits)",
+                    person.name
+                )));
+            }
             gallery.people.push(person);
         }
         if !gallery.people.is_empty() && gallery.model.is_none() {
-            return Err(invalid("vectors without a `model` entry: the model that made them is unknown".to_owned()));
+            return Err(invalid(
+                "vectors without a `model` entry: the model that made them is unknown".to_owned(),
+            ));
         }
         gallery.rebuild_index();
         Ok(gallery)
     }
 
     /// Loads `path` if it exists, otherwise starts an empty gallery that will be saved there.
+    /// Temporary files left beside it by saves of dead processes are removed first.
     pub fn open_or_create(path: &Path) -> Result<Self, GalleryError> {
+        remove_stale_temporaries(path);
         if path.exists() {
             Self::load(path)
         } else {
-            Ok(Self { path: Some(path.to_path_buf()), ..Self::default() })
+            Ok(Self {
+                path: Some(path.to_path_buf()),
+                ..Self::default()
+            })
         }
     }
 
@@ -166,6 +400,10 @@ impl Gallery {
     pub fn bind_model(&mut self, tag: &ModelTag) -> Result<(), GalleryError> {
         match &self.model {
             Some(own) if own.sha256 != tag.sha256 || own.dim != tag.dim => Err(GalleryError::ModelMismatch {
+                gallery_path: self
+                    .path
+                    .as_deref()
+                    .map_or_else(|| "(in memory)".to_owned(), |p| p.display().to_string()),
                 gallery_file: own.file.clone(),
                 gallery_sha: own.sha256.clone(),
                 model_file: tag.file.clone(),
@@ -182,7 +420,10 @@ impl Gallery {
     fn check_vector(&self, v: &[f32]) -> Result<(), GalleryError> {
         if let Some(model) = &self.model {
             if v.len() != model.dim {
-                return Err(GalleryError::Dimension { got: v.len(), expected: model.dim });
+                return Err(GalleryError::Dimension {
+                    got: v.len(),
+                    expected: model.dim,
+                });
             }
         }
         if v.iter().all(|x| x.is_finite()) {
@@ -194,19 +435,222 @@ impl Gallery {
 
     fn rebuild_index(&mut self) {
         let dim = self.model.as_ref().map(|m| m.dim).or_else(|| {
-            self.people.iter().flat_map(|p| p.embeddings.first()).map(Vec::len).next()
+            self.people
+                .iter()
+                .flat_map(|p| p.embeddings.first())
+                .map(Vec::len)
+                .next()
         });
         let rows = self
             .people
             .iter()
             .enumerate()
-            .flat_map(|(i, person)| person.embeddings.iter().map(move |v| (i as u32, v.as_slice())));
+            .flat_map(|(i, person)| person.vectors().map(move |v| (i as u32, v.as_slice())));
         self.index = MatchIndex::build(dim.unwrap_or(0), rows);
     }
 
-    /// Names and sample counts, in enrolment order.
+    /// Names and sample counts (enrolled and learned), in enrolment order; anonymous people
+    /// too ([`Self::person_info`] says which).
     pub fn people(&self) -> impl Iterator<Item = (&str, usize)> {
-        self.people.iter().map(|p| (p.name.as_str(), p.embeddings.len()))
+        self.people
+            .iter()
+            .map(|p| (p.name.as_str(), p.embeddings.len() + p.learned.len()))
+    }
+
+    /// Everything listed about each person, in enrolment order, anonymous people marked.
+    pub fn person_info(&self) -> impl Iterator<Item = PersonInfo> + '_ {
+        self.people.iter().map(|p| PersonInfo {
+            name: p.name.clone(),
+            samples: p.embeddings.len(),
+            learned: p.learned.len(),
+            anonymous: p.anonymous,
+            last_seen_ns: p.last_seen_ns,
+        })
+    }
+
+    /// Whether `name` is held (named or anonymous).
+    pub fn contains(&self, name: &str) -> bool {
+        self.people.iter().any(|p| p.name == name)
+    }
+
+    /// Whether `name` is an anonymous person held by the gallery.
+    pub fn is_anonymous(&self, name: &str) -> bool {
+        self.people.iter().any(|p| p.name == name && p.anonymous)
+    }
+
+    /// Anonymous people held.
+    pub fn anonymous_count(&self) -> usize {
+        self.people.iter().filter(|p| p.anonymous).count()
+    }
+
+    /// Whether [`Self::save`] writes anonymous people (the default; `false` keeps them in memory
+    /// only: the anonymous mode `in_memory`).
+    pub fn set_persist_anonymous(&mut self, persist: bool) {
+        self.persist_anonymous = persist;
+    }
+
+    /// Adds a stranger under a new anonymous id ([`anonymous_id`] of `source`, `first_seen_ns`
+    /// and `track_id`, lengthened while it collides with somebody held), seen at `stamp_ns`.
+    /// Never touches another person. Returns the id.
+    pub fn add_anonymous(
+        &mut self,
+        source: &str,
+        first_seen_ns: i64,
+        track_id: u64,
+        stamp_ns: i64,
+        embeddings: Vec<Vec<f32>>,
+    ) -> Result<String, GalleryError> {
+        let id = (ANONYMOUS_ID_HEX..=64)
+            .map(|hex| anonymous_id(source, first_seen_ns, track_id, hex))
+            .find(|id| !self.contains(id))
+            .ok_or_else(|| GalleryError::NameTaken(anonymous_id(source, first_seen_ns, track_id, 64)))?;
+        let normalized = self.checked(&id, embeddings)?;
+        self.people.push(PersonRecord {
+            anonymous: true,
+            last_seen_ns: Some(stamp_ns),
+            ..PersonRecord::named(id.clone(), normalized)
+        });
+        self.rebuild_index();
+        Ok(id)
+    }
+
+    /// Notes that `name` was seen at `stamp_ns` (a frame stamp; never moves back). Returns
+    /// whether the person is held.
+    pub fn touch(&mut self, name: &str, stamp_ns: i64) -> bool {
+        match self.people.iter_mut().find(|p| p.name == name) {
+            Some(p) => {
+                p.last_seen_ns = Some(p.last_seen_ns.map_or(stamp_ns, |t| t.max(stamp_ns)));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Removes anonymous people not seen for longer than `max_age_ns` before `now_ns` (frame
+    /// stamps). Named people never expire. Returns the ids removed.
+    pub fn expire_anonymous(&mut self, now_ns: i64, max_age_ns: i64) -> Vec<String> {
+        let expired: Vec<String> = self
+            .people
+            .iter()
+            .filter(|p| p.anonymous && p.last_seen_ns.is_some_and(|t| now_ns.saturating_sub(t) > max_age_ns))
+            .map(|p| p.name.clone())
+            .collect();
+        if !expired.is_empty() {
+            self.people.retain(|p| !expired.contains(&p.name));
+            self.rebuild_index();
+        }
+        expired
+    }
+
+    /// Whether [`Self::expire_anonymous`] would remove somebody now (read-only).
+    pub fn any_anonymous_expired(&self, now_ns: i64, max_age_ns: i64) -> bool {
+        self.people
+            .iter()
+            .any(|p| p.anonymous && p.last_seen_ns.is_some_and(|t| now_ns.saturating_sub(t) > max_age_ns))
+    }
+
+    /// Gives the anonymous person `id` the name `name` ("the person you are looking at is
+    /// Ada"): their samples, and `more` (e.g. those a track collected since), become `name`'s,
+    /// with no re-capture. Refused, with the gallery untouched, when `id` is unknown or named,
+    /// or `name` is malformed, reserved or already used. Returns the samples `name` now has.
+    pub fn name_anonymous(&mut self, id: &str, name: &str, more: Vec<Vec<f32>>) -> Result<usize, GalleryError> {
+        validate_new_name(name)?;
+        if self.contains(name) {
+            return Err(GalleryError::NameTaken(name.to_owned()));
+        }
+        let more = if more.is_empty() {
+            more
+        } else {
+            self.checked(name, more)?
+        };
+        let person = self
+            .people
+            .iter_mut()
+            .find(|p| p.name == id)
+            .ok_or_else(|| GalleryError::UnknownPerson(id.to_owned()))?;
+        if !person.anonymous {
+            return Err(GalleryError::NotAnonymous(id.to_owned()));
+        }
+        person.name = name.to_owned();
+        person.anonymous = false;
+        person.last_seen_ns = None;
+        person.embeddings.extend(more);
+        let count = person.embeddings.len() + person.learned.len();
+        self.rebuild_index();
+        Ok(count)
+    }
+
+    /// Adds a person who must be new: as [`Self::add`], but refused with
+    /// [`GalleryError::NameTaken`] when `name` is held, so nobody is extended by mistake.
+    pub fn add_new(&mut self, name: &str, embeddings: Vec<Vec<f32>>) -> Result<(), GalleryError> {
+        validate_new_name(name)?;
+        if self.contains(name) {
+            return Err(GalleryError::NameTaken(name.to_owned()));
+        }
+        self.add(name, embeddings)
+    }
+
+    /// Highest similarity of a unit vector with any stored vector of `name` (None: not held).
+    pub fn best_similarity_to(&self, name: &str, query: &[f32]) -> Option<f32> {
+        let person = self.people.iter().find(|p| p.name == name)?;
+        person
+            .vectors()
+            .map(|v| crate::embed::cosine(v, query))
+            .max_by(f32::total_cmp)
+    }
+
+    /// Adds a learned sample to the named person `name`, keeping at most `cap` learned samples:
+    /// when full, the least useful learned sample (the one most similar to another of the
+    /// person's vectors) makes room. Enrolled samples are never dropped, and anonymous people
+    /// do not learn ([`GalleryError::IsAnonymous`]).
+    pub fn learn(&mut self, name: &str, embedding: Vec<f32>, cap: usize) -> Result<Learned, GalleryError> {
+        let normalized = self.checked(name, vec![embedding])?;
+        let person = self
+            .people
+            .iter_mut()
+            .find(|p| p.name == name)
+            .ok_or_else(|| GalleryError::UnknownPerson(name.to_owned()))?;
+        if person.anonymous {
+            return Err(GalleryError::IsAnonymous(name.to_owned()));
+        }
+        if cap == 0 {
+            return Err(GalleryError::NoEmbeddings(name.to_owned()));
+        }
+        person.learned.extend(normalized);
+        let mut outcome = Learned::Added;
+        while person.learned.len() > cap {
+            // Redundancy of each learned sample: its best similarity with any other vector.
+            let all: Vec<&Vec<f32>> = person.vectors().collect();
+            let enrolled = person.embeddings.len();
+            let redundancy = |k: usize| -> f32 {
+                let Some(v) = all.get(enrolled + k) else {
+                    return f32::NEG_INFINITY;
+                };
+                all.iter()
+                    .enumerate()
+                    .filter(|(j, _)| *j != enrolled + k)
+                    .map(|(_, w)| crate::embed::cosine(v, w))
+                    .fold(f32::NEG_INFINITY, f32::max)
+            };
+            let worst = (0..person.learned.len())
+                .max_by(|a, b| redundancy(*a).total_cmp(&redundancy(*b)))
+                .unwrap_or(0);
+            person.learned.remove(worst.min(person.learned.len().saturating_sub(1)));
+            outcome = Learned::Replaced;
+        }
+        self.rebuild_index();
+        Ok(outcome)
+    }
+
+    /// Checks and normalises vectors to add for `name`.
+    fn checked(&self, name: &str, embeddings: Vec<Vec<f32>>) -> Result<Vec<Vec<f32>>, GalleryError> {
+        if embeddings.is_empty() {
+            return Err(GalleryError::NoEmbeddings(name.to_owned()));
+        }
+        for v in &embeddings {
+            self.check_vector(v)?;
+        }
+        Ok(embeddings.iter().map(|v| crate::embed::normalize(v)).collect())
     }
 
     pub fn len(&self) -> usize {
@@ -224,18 +668,18 @@ impl Gallery {
 
     /// Adds vectors for a person (new or existing) in memory. The gallery must be bound to the
     /// model that made them (`bind_model`).
+    /// Anonymous people are not added to this way ([`GalleryError::IsAnonymous`]; name them
+    /// with [`Self::name_anonymous`]), and a new person may not take an anonymous id's form.
     pub fn add(&mut self, name: &str, embeddings: Vec<Vec<f32>>) -> Result<(), GalleryError> {
         validate_name(name)?;
-        if embeddings.is_empty() {
-            return Err(GalleryError::NoEmbeddings(name.to_owned()));
-        }
-        for v in &embeddings {
-            self.check_vector(v)?;
-        }
-        let normalized: Vec<Vec<f32>> = embeddings.iter().map(|v| crate::embed::normalize(v)).collect();
+        let normalized = self.checked(name, embeddings)?;
         match self.people.iter_mut().find(|p| p.name == name) {
+            Some(person) if person.anonymous => return Err(GalleryError::IsAnonymous(name.to_owned())),
             Some(person) => person.embeddings.extend(normalized),
-            None => self.people.push(PersonRecord { name: name.to_owned(), embeddings: normalized }),
+            None => {
+                validate_new_name(name)?;
+                self.people.push(PersonRecord::named(name.to_owned(), normalized));
+            }
         }
         self.rebuild_index();
         Ok(())
@@ -245,7 +689,10 @@ impl Gallery {
     /// Nothing is added when any name or vector is invalid.
     pub fn add_many(&mut self, people: Vec<(String, Vec<Vec<f32>>)>) -> Result<(), GalleryError> {
         for (name, embeddings) in &people {
-            validate_name(name)?;
+            validate_new_name(name)?;
+            if self.is_anonymous(name) {
+                return Err(GalleryError::IsAnonymous(name.clone()));
+            }
             if embeddings.is_empty() {
                 return Err(GalleryError::NoEmbeddings(name.clone()));
             }
@@ -253,15 +700,19 @@ impl Gallery {
                 self.check_vector(v)?;
             }
         }
-        let mut index: std::collections::HashMap<String, usize> =
-            self.people.iter().enumerate().map(|(i, p)| (p.name.clone(), i)).collect();
+        let mut index: std::collections::HashMap<String, usize> = self
+            .people
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.name.clone(), i))
+            .collect();
         for (name, embeddings) in people {
             let normalized = embeddings.iter().map(|v| crate::embed::normalize(v));
             match index.get(&name).and_then(|&i| self.people.get_mut(i)) {
                 Some(person) => person.embeddings.extend(normalized),
                 None => {
                     index.insert(name.clone(), self.people.len());
-                    self.people.push(PersonRecord { name, embeddings: normalized.collect() });
+                    self.people.push(PersonRecord::named(name, normalized.collect()));
                 }
             }
         }
@@ -318,7 +769,11 @@ impl Gallery {
 
     fn named(&self, top: index::Top) -> Option<Match> {
         let name = self.people.get(top.owner as usize)?.name.clone();
-        Some(Match { name, score: top.score, runner_up: top.runner_up })
+        Some(Match {
+            name,
+            score: top.score,
+            runner_up: top.runner_up,
+        })
     }
 
     /// Writes the gallery to its file atomically.
@@ -332,30 +787,105 @@ impl Gallery {
     pub fn save_to(&self, path: &Path) -> Result<(), GalleryError> {
         use std::os::unix::fs::OpenOptionsExt;
         let shown = path.display().to_string();
-        let werr = |source: std::io::Error| GalleryError::Write { path: shown.clone(), source };
-        let file = GalleryFile { format: FORMAT, model: self.model.clone(), people: self.people.clone() };
-        let text = serde_yaml_ng::to_string(&file)
-            .map_err(|e| werr(std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string())))?;
+        let werr = |source: std::io::Error| GalleryError::Write {
+            path: shown.clone(),
+            source,
+        };
+        let yaml_err = |e: serde_yaml_ng::Error| werr(std::io::Error::new(std::io::ErrorKind::InvalidData, e));
+        let people: Vec<PersonRecord> = self
+            .people
+            .iter()
+            .filter(|p| self.persist_anonymous || !p.anonymous)
+            .cloned()
+            .collect();
+        let file = GalleryFile {
+            format: FORMAT,
+            model: self.model.clone(),
+            people_count: Some(people.len()),
+            people_sha256: Some(people_sha256(&people).map_err(yaml_err)?),
+            people,
+        };
+        let text = serde_yaml_ng::to_string(&file).map_err(yaml_err)?;
         let dir = match path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => PathBuf::from("."),
         };
         std::fs::create_dir_all(&dir).map_err(werr)?;
-        let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
+        let tmp = dir.join(format!("{}{}", temporary_prefix(path), std::process::id()));
         let result = (|| {
-            let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&tmp)?;
             f.write_all(b"# facerec gallery: people and their face vectors (written by facerec; edit with care)\n")?;
             f.write_all(text.as_bytes())?;
             f.sync_all()?;
             std::fs::rename(&tmp, path)?;
             std::fs::File::open(&dir)?.sync_all()
         })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
+        if result.is_err() && tmp.exists() {
+            if let Err(e) = std::fs::remove_file(&tmp) {
+                tracing::warn!(
+                    "cannot remove the temporary file {} of a failed save: {e}",
+                    tmp.display()
+                );
+            }
         }
         result.map_err(werr)
     }
+}
+
+/// The start of the name of a save's temporary file for `path`: `.<file name>.tmp-`, the pid
+/// of the saving process follows.
+fn temporary_prefix(path: &Path) -> String {
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    format!(".{file_name}.tmp-")
+}
+
+/// Removes the temporary files that saves of `path` left behind when their process died
+/// (`.<file name>.tmp-<pid>` with no running process `<pid>`, or this process's own pid, which
+/// cannot be saving yet). Other files are never touched; each removal is logged.
+pub fn remove_stale_temporaries(path: &Path) -> Vec<PathBuf> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let prefix = temporary_prefix(path);
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut removed = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix(&prefix)) else {
+            continue;
+        };
+        let Ok(pid) = pid.parse::<u32>() else {
+            continue;
+        };
+        let alive = pid != std::process::id() && Path::new(&format!("/proc/{pid}")).exists();
+        let is_file = entry.file_type().map(|t| t.is_file()).unwrap_or(false);
+        if alive || !is_file {
+            continue;
+        }
+        let stale = entry.path();
+        match std::fs::remove_file(&stale) {
+            Ok(()) => {
+                tracing::info!(
+                    "removed {}, left by an interrupted save of process {pid}",
+                    stale.display()
+                );
+                removed.push(stale);
+            }
+            Err(e) => tracing::warn!("cannot remove {}, left by an interrupted save: {e}", stale.display()),
+        }
+    }
+    removed
 }
 
 #[cfg(test)]
@@ -363,18 +893,25 @@ mod tests {
     use super::*;
 
     fn tag(sha: &str) -> ModelTag {
-        ModelTag { file: "m.onnx".into(), sha256: sha.into(), dim: 3 }
+        ModelTag {
+            file: "m.onnx".into(),
+            sha256: sha.into(),
+            dim: 3,
+        }
     }
 
     #[test]
     fn best_match_reports_runner_up_of_another_person() {
         let mut g = Gallery::in_memory();
         g.bind_model(&tag("a")).expect("bind");
-        g.add("ann", vec![vec![1.0, 0.0, 0.0], vec![0.9, 0.1, 0.0]]).expect("add");
+        g.add("ann", vec![vec![1.0, 0.0, 0.0], vec![0.9, 0.1, 0.0]])
+            .expect("add");
         g.add("bob", vec![vec![0.0, 1.0, 0.0]]).expect("add");
         let m = g.best_match(&[0.8, 0.6, 0.0]).expect("match");
         assert_eq!(m.name, "ann");
-        assert!((m.score - crate::embed::cosine(&crate::embed::normalize(&[0.9, 0.1, 0.0]), &[0.8, 0.6, 0.0])).abs() < 1e-6);
+        assert!(
+            (m.score - crate::embed::cosine(&crate::embed::normalize(&[0.9, 0.1, 0.0]), &[0.8, 0.6, 0.0])).abs() < 1e-6
+        );
         assert!((m.runner_up.expect("bob") - 0.6).abs() < 1e-6);
         assert_eq!(g.remove("ann"), 2);
         assert_eq!(g.best_match(&[0.8, 0.6, 0.0]).map(|m| m.name), Some("bob".to_owned()));
@@ -395,9 +932,15 @@ mod tests {
         let mut bulk = Gallery::in_memory();
         bulk.bind_model(&tag("a")).expect("bind");
         bulk.add_many(people).expect("add_many");
-        assert_eq!(bulk.people().collect::<Vec<_>>(), one_by_one.people().collect::<Vec<_>>());
+        assert_eq!(
+            bulk.people().collect::<Vec<_>>(),
+            one_by_one.people().collect::<Vec<_>>()
+        );
         assert_eq!(bulk.index, one_by_one.index);
-        let bad = vec![("cy".to_owned(), vec![vec![1.0, 0.0, 0.0]]), ("dee".to_owned(), vec![vec![1.0, 0.0]])];
+        let bad = vec![
+            ("cy".to_owned(), vec![vec![1.0, 0.0, 0.0]]),
+            ("dee".to_owned(), vec![vec![1.0, 0.0]]),
+        ];
         assert!(bulk.add_many(bad).is_err());
         assert_eq!(bulk.len(), 2);
     }
@@ -416,10 +959,244 @@ mod tests {
     fn model_mismatch_and_bad_vectors_are_refused() {
         let mut g = Gallery::in_memory();
         g.bind_model(&tag("a")).expect("bind");
-        assert!(matches!(g.bind_model(&tag("b")), Err(GalleryError::ModelMismatch { .. })));
-        assert!(matches!(g.add("ann", vec![vec![1.0, 0.0]]), Err(GalleryError::Dimension { .. })));
-        assert!(matches!(g.add("ann", vec![vec![f32::NAN, 0.0, 0.0]]), Err(GalleryError::NotFinite)));
+        assert!(matches!(
+            g.bind_model(&tag("b")),
+            Err(GalleryError::ModelMismatch { .. })
+        ));
+        assert!(matches!(
+            g.add("ann", vec![vec![1.0, 0.0]]),
+            Err(GalleryError::Dimension { .. })
+        ));
+        assert!(matches!(
+            g.add("ann", vec![vec![f32::NAN, 0.0, 0.0]]),
+            Err(GalleryError::NotFinite)
+        ));
         assert!(matches!(g.add("ann", vec![]), Err(GalleryError::NoEmbeddings(_))));
         assert!(g.is_empty());
+    }
+
+    fn two_people(path: &Path) -> Gallery {
+        let mut g = Gallery::open_or_create(path).expect("new");
+        g.bind_model(&tag("a")).expect("bind");
+        g.add("ann", vec![vec![1.0, 0.0, 0.0]]).expect("ann");
+        g.add("bob", vec![vec![0.0, 1.0, 0.0], vec![0.0, 0.6, 0.8]])
+            .expect("bob");
+        g.save().expect("save");
+        g
+    }
+
+    /// Cuts at entry boundaries still parse as YAML; each must be refused and leave the file as
+    /// it was, and a cut anywhere else too.
+    #[test]
+    fn truncated_or_altered_galleries_are_refused_untouched() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("g.yaml");
+        two_people(&path);
+        let full = std::fs::read_to_string(&path).expect("read");
+        assert_eq!(Gallery::load(&path).expect("complete file loads").len(), 2);
+        let after_people = full.find("people:\n").expect("people section") + "people:\n".len();
+        let second = full.find("- name: bob").expect("bob's entry");
+        let mut cuts = vec![after_people, second];
+        cuts.extend((after_people..full.len()).step_by(7));
+        for cut in cuts {
+            let text = &full[..cut];
+            std::fs::write(&path, text).expect("write cut");
+            match Gallery::load(&path) {
+                Err(GalleryError::Incomplete { .. } | GalleryError::Corrupt { .. } | GalleryError::Invalid { .. }) => {}
+                other => panic!("a gallery cut at byte {cut} of {} gave {other:?}", full.len()),
+            }
+            assert!(Gallery::open_or_create(&path).is_err(), "open_or_create refuses too");
+            assert_eq!(std::fs::read_to_string(&path).expect("read"), text, "left untouched");
+        }
+        let msg = {
+            std::fs::write(&path, &full[..second]).expect("write");
+            Gallery::load(&path).expect_err("cut").to_string()
+        };
+        assert!(
+            msg.contains("records 2 people but holds 1") && msg.contains("g.yaml"),
+            "{msg}"
+        );
+        // An altered vector, with the count intact.
+        std::fs::write(&path, full.replacen("- 1.0", "- 0.5", 1)).expect("write");
+        assert!(matches!(Gallery::load(&path), Err(GalleryError::Incomplete { .. })));
+    }
+
+    #[test]
+    fn format_1_galleries_still_load_and_are_upgraded_on_save() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("old.yaml");
+        std::fs::write(
+            &path,
+            "format: 1\nmodel:\n  file: m.onnx\n  sha256: a\n  dim: 3\npeople:\n- name: ann\n  embeddings:\n  - [1.0, 0.0, 0.0]\n",
+        )
+        .expect("write");
+        let g = Gallery::load(&path).expect("format 1 loads");
+        assert_eq!(g.people().collect::<Vec<_>>(), vec![("ann", 1)]);
+        g.save().expect("save");
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert!(text.contains("format: 2") && text.contains("people_count: 1") && text.contains("people_sha256: "));
+        assert_eq!(Gallery::load(&path).expect("reloads").len(), 1);
+    }
+
+    #[test]
+    fn stale_temporaries_are_removed_and_nothing_else() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("g.yaml");
+        two_people(&path);
+        let own = dir.path().join(format!(".g.yaml.tmp-{}", std::process::id()));
+        // A pid far above any kernel's pid_max cannot be running.
+        let dead = dir.path().join(".g.yaml.tmp-4294967295");
+        // pid 1 is always running: its save may be in progress.
+        let live = dir.path().join(".g.yaml.tmp-1");
+        let others =
+            [".g.yaml.tmp-12x", ".other.yaml.tmp-7", "g.yaml.tmp-7", ".g.yaml.bak"].map(|n| dir.path().join(n));
+        for f in [&own, &dead, &live].into_iter().chain(&others) {
+            std::fs::write(f, "partial").expect("write");
+        }
+        let g = Gallery::open_or_create(&path).expect("opens");
+        assert_eq!(g.len(), 2);
+        assert!(!own.exists() && !dead.exists(), "stale temporaries removed");
+        assert!(live.exists(), "a running process's temporary is kept");
+        for f in &others {
+            assert!(f.exists(), "{} is not a temporary of this gallery", f.display());
+        }
+    }
+
+    #[test]
+    fn a_failed_save_leaves_no_temporary_and_the_old_file() {
+        let dir = tempfile::tempdir().expect("tmp");
+        // The target is a non-empty directory: the rename onto it fails after the write.
+        let path = dir.path().join("g.yaml");
+        std::fs::create_dir(&path).expect("dir");
+        std::fs::write(path.join("keep"), "x").expect("write");
+        let mut g = Gallery::open_or_create(&dir.path().join("other.yaml")).expect("new");
+        g.bind_model(&tag("a")).expect("bind");
+        g.add("ann", vec![vec![1.0, 0.0, 0.0]]).expect("add");
+        assert!(matches!(g.save_to(&path), Err(GalleryError::Write { .. })));
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("ls")
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(left, vec![std::ffi::OsString::from("g.yaml")], "no temporary left");
+    }
+
+    #[test]
+    fn anonymous_people_round_trip_and_never_overwrite_named_ones() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("g.yaml");
+        let mut g = two_people(&path);
+        let before = std::fs::read_to_string(&path).expect("read");
+        assert!(!before.contains("anonymous"), "named people are written as before");
+        let id = g
+            .add_anonymous("/cam", 5, 7, 9, vec![vec![0.0, 0.0, 1.0]])
+            .expect("anonymous");
+        assert_eq!(id, anonymous_id("/cam", 5, 7, ANONYMOUS_ID_HEX));
+        assert!(is_anonymous_id(&id) && g.is_anonymous(&id));
+        // The same stranger key again: a longer id, nobody replaced.
+        let again = g
+            .add_anonymous("/cam", 5, 7, 9, vec![vec![0.0, 0.0, 1.0]])
+            .expect("anonymous");
+        assert_ne!(again, id);
+        assert!(again.starts_with(&id) && again.len() == id.len() + 1, "{again}");
+        assert!(matches!(
+            g.add(&id, vec![vec![1.0, 0.0, 0.0]]),
+            Err(GalleryError::IsAnonymous(_))
+        ));
+        assert!(matches!(
+            g.add("person_abcd", vec![vec![1.0, 0.0, 0.0]]),
+            Err(GalleryError::ReservedName(_))
+        ));
+        g.save().expect("save");
+        let loaded = Gallery::load(&path).expect("format 2 with anonymous people loads");
+        let info: Vec<PersonInfo> = loaded.person_info().collect();
+        assert_eq!(info.len(), 4);
+        assert!(info.iter().filter(|p| p.anonymous).count() == 2);
+        assert_eq!(info.iter().find(|p| p.name == id).and_then(|p| p.last_seen_ns), Some(9));
+        // Naming: refused cleanly, then done.
+        let mut g = loaded;
+        let people_before: Vec<PersonInfo> = g.person_info().collect();
+        assert!(matches!(
+            g.name_anonymous(&id, "ann", vec![]),
+            Err(GalleryError::NameTaken(_))
+        ));
+        assert!(matches!(
+            g.name_anonymous("ann", "cy", vec![]),
+            Err(GalleryError::NotAnonymous(_))
+        ));
+        assert!(matches!(
+            g.name_anonymous("person_0000", "cy", vec![]),
+            Err(GalleryError::UnknownPerson(_))
+        ));
+        assert!(matches!(
+            g.name_anonymous(&id, "a/b", vec![]),
+            Err(GalleryError::BadName(_))
+        ));
+        assert!(matches!(
+            g.name_anonymous(&id, "cy", vec![vec![1.0, 0.0]]),
+            Err(GalleryError::Dimension { .. })
+        ));
+        assert_eq!(g.person_info().collect::<Vec<_>>(), people_before);
+        assert_eq!(
+            g.name_anonymous(&id, "cy", vec![vec![0.0, 0.1, 1.0]]).expect("named"),
+            2
+        );
+        assert!(g.contains("cy") && !g.is_anonymous("cy") && !g.contains(&id));
+        // Expiry: only anonymous people, only after the time.
+        assert!(g.expire_anonymous(100, 1_000).is_empty());
+        assert!(g.any_anonymous_expired(2_000, 1_000));
+        assert_eq!(g.expire_anonymous(2_000, 1_000), vec![again]);
+        assert_eq!(g.len(), 3);
+        // A file marking a named-looking person anonymous is refused.
+        g.save().expect("save");
+        let text = std::fs::read_to_string(&path).expect("read");
+        let forged = text.replacen("- name: cy\n", "- name: cy\n  anonymous: true\n", 1);
+        assert_ne!(forged, text);
+        std::fs::write(&path, forged).expect("write");
+        assert!(Gallery::load(&path).is_err());
+    }
+
+    #[test]
+    fn learning_is_capped_keeps_enrolled_samples_and_drops_the_most_redundant() {
+        let mut g = Gallery::in_memory();
+        g.bind_model(&tag("a")).expect("bind");
+        g.add("ann", vec![vec![1.0, 0.0, 0.0]]).expect("add");
+        assert_eq!(g.learn("ann", vec![0.0, 1.0, 0.0], 2).expect("learn"), Learned::Added);
+        assert_eq!(g.learn("ann", vec![0.0, 0.0, 1.0], 2).expect("learn"), Learned::Added);
+        // Close to the enrolled vector: the most redundant, dropped at once.
+        assert_eq!(
+            g.learn("ann", vec![0.99, 0.1, 0.0], 2).expect("learn"),
+            Learned::Replaced
+        );
+        let ann = g.person_info().next().expect("ann");
+        assert_eq!((ann.samples, ann.learned), (1, 2));
+        assert!(g.best_similarity_to("ann", &[0.0, 0.0, 1.0]).expect("held") > 0.99);
+        assert!(matches!(
+            g.learn("bob", vec![1.0, 0.0, 0.0], 2),
+            Err(GalleryError::UnknownPerson(_))
+        ));
+        let id = g.add_anonymous("/c", 0, 1, 0, vec![vec![0.0, 1.0, 0.0]]).expect("anon");
+        assert!(matches!(
+            g.learn(&id, vec![0.0, 1.0, 0.0], 2),
+            Err(GalleryError::IsAnonymous(_))
+        ));
+        assert_eq!(g.vector_count(), 4);
+    }
+
+    #[test]
+    fn refusals_name_the_file_and_cut_long_names() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("people.yaml");
+        let mut g = two_people(&path);
+        let msg = g.bind_model(&tag("b")).expect_err("other model").to_string();
+        assert!(msg.contains(&path.display().to_string()), "{msg}");
+        let long = "x".repeat(10_000);
+        let msg = g
+            .add(&long, vec![vec![1.0, 0.0, 0.0]])
+            .expect_err("long name")
+            .to_string();
+        assert!(msg.len() < 300 && msg.contains("(10000 characters)"), "{msg}");
+        let msg = validate_name("a\nb").expect_err("newline").to_string();
+        assert!(msg.contains("a\\nb"), "control characters are escaped: {msg}");
     }
 }

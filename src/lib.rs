@@ -2,20 +2,57 @@
 //!
 //! The core (`frame`, `runtime`, `detect`, `align`, `embed`, `gallery`, `pipeline`) knows
 //! nothing of ROS; the CLI, the node, bag replay, evaluation and benchmarks all call it.
+//!
+//! Cargo features add the optional layers on top of the core: `bag` (rosbag2 reading and
+//! `replay`), `eval` (accuracy evaluation), `ros` (the ROS 2 node and its messages; with exactly
+//! one wire format, `jazzy` or `humble`) and `cli` (the binaries). `cargo build
+//! --no-default-features --lib` builds the core alone.
+//!
+//! One photo through the core, as `examples/identify_photo.rs` does:
+//!
+//! ```no_run
+//! use facerec::{Frame, Gallery, Pipeline, PipelineConfig};
+//! use std::path::Path;
+//!
+//! let mut pipeline = Pipeline::new(PipelineConfig::default())?;
+//! let mut gallery = Gallery::load(Path::new("config/gallery.yaml"))?;
+//! gallery.bind_model(pipeline.model_tag())?;
+//! let frame = Frame::open(Path::new("tests/fixtures/faces/group/couple.jpg"))?;
+//! let faces = pipeline.recognize(&frame, &gallery)?.faces;
+//! for face in faces {
+//!     println!("{} {:.3}", face.name, face.score);
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+#[cfg(all(feature = "jazzy", feature = "humble"))]
+compile_error!(
+    "features `jazzy` and `humble` are both enabled: ros2-client's features chain, so this would \
+     silently speak Jazzy's wire format. `jazzy` is a default feature; for Humble build with \
+     `--no-default-features --features humble,cli`."
+);
+#[cfg(all(feature = "ros", not(any(feature = "jazzy", feature = "humble"))))]
+compile_error!("feature `ros` needs a ROS 2 wire format: enable `jazzy` or `humble`.");
 
 pub mod align;
 pub mod annotate;
+#[cfg(feature = "bag")]
 pub mod bag;
 pub mod detect;
 pub mod embed;
 pub mod enroll;
+#[cfg(feature = "eval")]
 pub mod eval;
 pub mod frame;
 pub mod gallery;
+pub mod people;
 pub mod pipeline;
+#[cfg(feature = "bag")]
 pub mod replay;
+#[cfg(feature = "ros")]
 pub mod ros;
 pub mod runtime;
+pub mod track;
 
 /// The name given to a face that matches nobody in the gallery.
 pub const UNKNOWN: &str = "unknown";

@@ -8,17 +8,26 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::align;
-use crate::detect::{Detection, Detector, DetectorConfig, DetectorKind, DetectError};
-use crate::embed::{Embedder, EmbedderConfig, EmbedError, Embedding};
+use crate::detect::{DetectError, Detection, Detector, DetectorConfig, DetectorKind};
+use crate::embed::{EmbedError, Embedder, EmbedderConfig, Embedding};
 use crate::frame::Frame;
 use crate::gallery::{Gallery, ModelTag};
 use crate::runtime::{file_sha256, Runtime, RuntimeConfig, RuntimeError};
+use crate::track::{Observation, TrackedFace, Tracker};
 
 /// Cosine similarity above which a face is given a gallery name. Calibrated with
 /// `facerec eval identify` on LFW DevTest (RetinaFace + SFace, 496 people enrolled from one photo
 /// each): the lowest threshold that names at most 1 % of strangers (0.454, rounded up). The
 /// accuracy-optimal threshold for a single pair comparison is lower (0.364); see docs/ACCURACY.md.
 pub const DEFAULT_MATCH_THRESHOLD: f32 = 0.455;
+
+/// Smallest and largest detector input side accepted, pixels.
+pub const MIN_DETECTOR_INPUT_PX: u32 = 32;
+pub const MAX_DETECTOR_INPUT_PX: u32 = 4096;
+/// Largest embedder batch accepted.
+pub const MAX_EMBEDDER_BATCH: usize = 256;
+/// Most ONNX Runtime intra-op threads accepted.
+pub const MAX_INTRA_THREADS: usize = 1024;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -55,11 +64,78 @@ impl PipelineConfig {
         })
     }
 
+    /// Checks every setting's range. [`Pipeline::new`] calls it, so a configuration from YAML,
+    /// command-line flags or ROS parameters is held to the same rules; the error names the
+    /// setting by its YAML path (`detector.score_threshold`).
+    pub fn validate(&self) -> Result<(), PipelineError> {
+        let invalid = |field: &'static str, message: String| Err(PipelineError::Invalid { field, message });
+        let unit = |field: &'static str, v: f32, lo: f32, hi: f32| {
+            if v.is_finite() && (lo..=hi).contains(&v) {
+                Ok(())
+            } else {
+                invalid(field, format!("{v} is outside {lo}..={hi}"))
+            }
+        };
+        unit("match_threshold", self.match_threshold, -1.0, 1.0)?;
+        unit("detector.score_threshold", self.detector.score_threshold, 0.0, 1.0)?;
+        unit("detector.nms_iou", self.detector.nms_iou, 0.0, 1.0)?;
+        unit("detector.max_upscale", self.detector.max_upscale, 0.1, 8.0)?;
+        unit("detector.border_pad", self.detector.border_pad, 0.0, 1.0)?;
+        unit(
+            "detector.close_face_fraction",
+            self.detector.close_face_fraction,
+            0.05,
+            1.0,
+        )?;
+        if !(MIN_DETECTOR_INPUT_PX..=MAX_DETECTOR_INPUT_PX).contains(&self.detector.input_size) {
+            return invalid(
+                "detector.input_size",
+                format!(
+                    "{} is outside {MIN_DETECTOR_INPUT_PX}..={MAX_DETECTOR_INPUT_PX}",
+                    self.detector.input_size
+                ),
+            );
+        }
+        if !(1..=MAX_EMBEDDER_BATCH).contains(&self.embedder.max_batch) {
+            return invalid(
+                "embedder.max_batch",
+                format!("{} is outside 1..={MAX_EMBEDDER_BATCH}", self.embedder.max_batch),
+            );
+        }
+        if !self.embedder.mean.is_finite() || !(0.0..=255.0).contains(&self.embedder.mean) {
+            return invalid("embedder.mean", format!("{} is outside 0..=255", self.embedder.mean));
+        }
+        if !self.embedder.scale.is_finite() || self.embedder.scale <= 0.0 {
+            return invalid(
+                "embedder.scale",
+                format!("{} must be a positive number", self.embedder.scale),
+            );
+        }
+        if self.runtime.intra_threads > MAX_INTRA_THREADS {
+            return invalid(
+                "runtime.intra_threads",
+                format!("{} is above {MAX_INTRA_THREADS}", self.runtime.intra_threads),
+            );
+        }
+        for (field, path) in [
+            ("detector.model", &self.detector.model),
+            ("embedder.model", &self.embedder.model),
+        ] {
+            if path.as_os_str().is_empty() {
+                return invalid(field, "is empty".to_owned());
+            }
+        }
+        Ok(())
+    }
+
     /// Switches the detector, keeping its other settings at that kind's defaults.
     pub fn with_detector(mut self, kind: DetectorKind) -> Self {
         if self.detector.kind != kind {
             let threshold = self.detector.score_threshold;
-            self.detector = DetectorConfig { score_threshold: threshold, ..DetectorConfig::for_kind(kind) };
+            self.detector = DetectorConfig {
+                score_threshold: threshold,
+                ..DetectorConfig::for_kind(kind)
+            };
         }
         self
     }
@@ -77,14 +153,23 @@ pub enum PipelineError {
     ModelNotFound { name: String, tried: String },
     #[error("configuration: {0}")]
     Config(String),
+    #[error("configuration: {field} {message}")]
+    Invalid { field: &'static str, message: String },
 }
 
-/// Directories searched for models given by a relative path.
+/// Directories searched for models given by a relative path: the configured one,
+/// `FACEREC_MODELS_DIR`, the installed package's `share/facerec/models`, `./models`, then beside
+/// the executable.
 pub fn model_dirs(configured: Option<&Path>) -> Vec<PathBuf> {
     let mut dirs = Vec::new();
     dirs.extend(configured.map(Path::to_path_buf));
     if let Some(env) = std::env::var_os("FACEREC_MODELS_DIR") {
         dirs.push(PathBuf::from(env));
+    }
+    // The installed ROS package's share/facerec/models, found as ROS finds package files
+    // (through AMENT_PREFIX_PATH, also when the node is a symlink into cargo's target folder).
+    for prefix in crate::runtime::process_install_prefixes() {
+        dirs.push(prefix.join("share").join(crate::runtime::ROS_PACKAGE).join("models"));
     }
     if let Ok(cwd) = std::env::current_dir() {
         dirs.push(cwd.join("models"));
@@ -106,14 +191,24 @@ pub fn resolve_model(path: &Path, configured_dir: Option<&Path>) -> Result<PathB
         return if path.exists() {
             Ok(path.to_path_buf())
         } else {
-            Err(PipelineError::ModelNotFound { name: path.display().to_string(), tried: path.display().to_string() })
+            Err(PipelineError::ModelNotFound {
+                name: path.display().to_string(),
+                tried: path.display().to_string(),
+            })
         };
     }
     let dirs = model_dirs(configured_dir);
-    dirs.iter().map(|d| d.join(path)).find(|p| p.is_file()).ok_or_else(|| PipelineError::ModelNotFound {
-        name: path.display().to_string(),
-        tried: dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", "),
-    })
+    dirs.iter()
+        .map(|d| d.join(path))
+        .find(|p| p.is_file())
+        .ok_or_else(|| PipelineError::ModelNotFound {
+            name: path.display().to_string(),
+            tried: dirs
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
 }
 
 /// Time spent per stage on one frame.
@@ -140,12 +235,21 @@ pub struct StageTimings {
     /// Gallery matching of every face.
     #[serde(serialize_with = "ms")]
     pub matching: Duration,
+    /// Detector passes over the frame: 1, or 2 when the bordered pass ran for a close or cut face
+    /// (a count, so not among the serialised milliseconds).
+    #[serde(skip)]
+    pub detect_passes: u32,
 }
 
 impl StageTimings {
     /// Sum of all stages.
     pub fn total(&self) -> Duration {
-        self.detect_preprocess + self.detect_inference + self.detect_postprocess + self.align + self.embed + self.matching
+        self.detect_preprocess
+            + self.detect_inference
+            + self.detect_postprocess
+            + self.align
+            + self.embed
+            + self.matching
     }
 
     /// Time inside ONNX Runtime calls.
@@ -165,6 +269,26 @@ pub struct Face {
     pub embedding: Embedding,
 }
 
+/// What a pipeline call found, one entry per face, with the time each stage took.
+#[derive(Debug, Clone)]
+pub struct Timed<T> {
+    pub faces: Vec<T>,
+    pub timings: StageTimings,
+}
+
+/// The name a gallery gives one embedding ([`identify`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Identity {
+    /// The best match's name when its score reaches the threshold, else `unknown`.
+    pub name: String,
+    /// Cosine similarity with the best gallery match (0 when the gallery is empty).
+    pub score: f32,
+    /// Best match's lead over the runner-up person (0 when the gallery is empty).
+    pub margin: f32,
+    /// Best gallery match even when below the threshold (`None` when the gallery is empty).
+    pub best_candidate: Option<String>,
+}
+
 /// A face with the name the gallery gives it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Recognition {
@@ -181,17 +305,24 @@ pub struct Recognition {
 }
 
 /// Names a vector against a gallery with a threshold.
-pub fn identify(gallery: &Gallery, embedding: &[f32], threshold: f32) -> (String, f32, f32, Option<String>) {
+pub fn identify(gallery: &Gallery, embedding: &[f32], threshold: f32) -> Identity {
     match gallery.best_match(embedding) {
-        Some(m) if m.score >= threshold => {
-            let margin = m.margin();
-            (m.name.clone(), m.score, margin, Some(m.name))
-        }
-        Some(m) => {
-            let margin = m.margin();
-            (crate::UNKNOWN.to_owned(), m.score, margin, Some(m.name))
-        }
-        None => (crate::UNKNOWN.to_owned(), 0.0, 0.0, None),
+        Some(m) => Identity {
+            name: if m.score >= threshold {
+                m.name.clone()
+            } else {
+                crate::UNKNOWN.to_owned()
+            },
+            score: m.score,
+            margin: m.margin(),
+            best_candidate: Some(m.name),
+        },
+        None => Identity {
+            name: crate::UNKNOWN.to_owned(),
+            score: 0.0,
+            margin: 0.0,
+            best_candidate: None,
+        },
     }
 }
 
@@ -207,12 +338,14 @@ pub struct Pipeline {
 impl Pipeline {
     /// Loads the runtime and both models (warming them up) from a configuration.
     pub fn new(config: PipelineConfig) -> Result<Self, PipelineError> {
+        config.validate()?;
         let runtime = Runtime::new(config.runtime.clone())?;
         Self::with_runtime(runtime, config)
     }
 
     /// As `new`, sharing an already loaded runtime.
     pub fn with_runtime(runtime: Runtime, mut config: PipelineConfig) -> Result<Self, PipelineError> {
+        config.validate()?;
         let dir = config.models_dir.clone();
         config.detector.model = resolve_model(&config.detector.model, dir.as_deref())?;
         config.embedder.model = resolve_model(&config.embedder.model, dir.as_deref())?;
@@ -236,7 +369,13 @@ impl Pipeline {
             dim = embedder.dim(),
             "face pipeline ready"
         );
-        Ok(Self { runtime, detector, embedder, model_tag, config })
+        Ok(Self {
+            runtime,
+            detector,
+            embedder,
+            model_tag,
+            config,
+        })
     }
 
     pub fn runtime(&self) -> &Runtime {
@@ -261,15 +400,16 @@ impl Pipeline {
     }
 
     /// Detects faces only.
-    pub fn detect(&mut self, frame: &Frame) -> Result<(Vec<Detection>, StageTimings), PipelineError> {
+    pub fn detect(&mut self, frame: &Frame) -> Result<Timed<Detection>, PipelineError> {
         let (faces, t) = self.detector.detect(frame)?;
         let timings = StageTimings {
             detect_preprocess: t.preprocess,
             detect_inference: t.inference,
             detect_postprocess: t.postprocess,
+            detect_passes: t.passes,
             ..StageTimings::default()
         };
-        Ok((faces, timings))
+        Ok(Timed { faces, timings })
     }
 
     /// Aligns and embeds given detections of a frame in one batch. Faces whose landmarks cannot
@@ -290,27 +430,98 @@ impl Pipeline {
         let (embeddings, inference) = self.embedder.embed_timed(&crops)?;
         timings.embed = t.elapsed();
         timings.embed_inference = inference;
-        Ok(kept.into_iter().zip(embeddings).map(|(detection, embedding)| Face { detection, embedding }).collect())
+        Ok(kept
+            .into_iter()
+            .zip(embeddings)
+            .map(|(detection, embedding)| Face { detection, embedding })
+            .collect())
+    }
+
+    /// Aligns and embeds the detections marked in `wanted` (one flag per detection; missing flags
+    /// count as not wanted) in one batch. Returns one entry per detection: its embedding, or
+    /// `None` when it was not wanted or its landmarks cannot be aligned.
+    pub fn embed_selected(
+        &mut self,
+        frame: &Frame,
+        detections: &[Detection],
+        wanted: &[bool],
+        timings: &mut StageTimings,
+    ) -> Result<Vec<Option<Embedding>>, PipelineError> {
+        let t = Instant::now();
+        let (slots, crops): (Vec<usize>, Vec<image::RgbImage>) = detections
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| wanted.get(*i).copied().unwrap_or(false))
+            .filter_map(|(i, d)| align::align(frame, &d.landmarks).map(|crop| (i, crop)))
+            .unzip();
+        timings.align += t.elapsed();
+        let mut out: Vec<Option<Embedding>> = vec![None; detections.len()];
+        if crops.is_empty() {
+            return Ok(out);
+        }
+        let t = Instant::now();
+        let (embeddings, inference) = self.embedder.embed_timed(&crops)?;
+        timings.embed += t.elapsed();
+        timings.embed_inference += inference;
+        for (i, e) in slots.into_iter().zip(embeddings) {
+            if let Some(slot) = out.get_mut(i) {
+                *slot = Some(e);
+            }
+        }
+        Ok(out)
+    }
+
+    /// One frame of a camera through detection and its tracker: every face is detected, only the
+    /// faces the tracker asks for are embedded ([`Tracker::needs_embedding`]), and the tracker
+    /// names them over time. `embed_all` embeds every face (enrolment frames, the baseline).
+    /// `stamp_ns` is the frame's header stamp. The one tracking path of the CLI, replay, the
+    /// benchmarks and the node.
+    pub fn track(
+        &mut self,
+        frame: &Frame,
+        stamp_ns: i64,
+        tracker: &mut Tracker,
+        gallery: &Gallery,
+        embed_all: bool,
+    ) -> Result<Timed<TrackedFace>, PipelineError> {
+        let Timed {
+            faces: detections,
+            mut timings,
+        } = self.detect(frame)?;
+        let wanted = if embed_all {
+            vec![true; detections.len()]
+        } else {
+            tracker.needs_embedding(stamp_ns, &detections)
+        };
+        let embeddings = self.embed_selected(frame, &detections, &wanted, &mut timings)?;
+        let observations = detections
+            .into_iter()
+            .zip(embeddings)
+            .map(|(detection, embedding)| Observation { detection, embedding })
+            .collect();
+        let t = Instant::now();
+        let faces = tracker.update(stamp_ns, observations, gallery);
+        timings.matching = t.elapsed();
+        Ok(Timed { faces, timings })
     }
 
     /// Detects, aligns and embeds every face of a frame.
-    pub fn analyze(&mut self, frame: &Frame) -> Result<(Vec<Face>, StageTimings), PipelineError> {
-        let (detections, mut timings) = self.detect(frame)?;
+    pub fn analyze(&mut self, frame: &Frame) -> Result<Timed<Face>, PipelineError> {
+        let Timed {
+            faces: detections,
+            mut timings,
+        } = self.detect(frame)?;
         let faces = self.embed_detections(frame, detections, &mut timings)?;
-        Ok((faces, timings))
+        Ok(Timed { faces, timings })
     }
 
     /// The whole pipeline: every face of the frame with its gallery name.
-    pub fn recognize(
-        &mut self,
-        frame: &Frame,
-        gallery: &Gallery,
-    ) -> Result<(Vec<Recognition>, StageTimings), PipelineError> {
-        let (faces, mut timings) = self.analyze(frame)?;
+    pub fn recognize(&mut self, frame: &Frame, gallery: &Gallery) -> Result<Timed<Recognition>, PipelineError> {
+        let Timed { faces, mut timings } = self.analyze(frame)?;
         let t = Instant::now();
-        let recognitions = self.name_faces(faces, gallery);
+        let faces = self.name_faces(faces, gallery);
         timings.matching = t.elapsed();
-        Ok((recognitions, timings))
+        Ok(Timed { faces, timings })
     }
 
     /// Names analysed faces against a gallery.
@@ -318,9 +529,19 @@ impl Pipeline {
         faces
             .into_iter()
             .map(|face| {
-                let (name, score, margin, best_candidate) =
-                    identify(gallery, &face.embedding, self.config.match_threshold);
-                Recognition { name, score, margin, best_candidate, detection: face.detection }
+                let Identity {
+                    name,
+                    score,
+                    margin,
+                    best_candidate,
+                } = identify(gallery, &face.embedding, self.config.match_threshold);
+                Recognition {
+                    name,
+                    score,
+                    margin,
+                    best_candidate,
+                    detection: face.detection,
+                }
             })
             .collect()
     }
@@ -332,9 +553,43 @@ mod tests {
 
     #[test]
     fn example_config_file_states_the_defaults() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/pipeline.yaml");
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/pipeline.yaml");
         let parsed = PipelineConfig::from_yaml_file(&path).expect("example parses");
         let defaults = PipelineConfig::default();
         assert_eq!(format!("{parsed:?}"), format!("{defaults:?}"));
+    }
+
+    #[test]
+    fn validate_refuses_out_of_range_settings_by_name() {
+        assert!(PipelineConfig::default().validate().is_ok());
+        type Change = fn(&mut PipelineConfig);
+        let cases: [(&str, Change); 13] = [
+            ("match_threshold", |c| c.match_threshold = 1.5),
+            ("match_threshold", |c| c.match_threshold = f32::NAN),
+            ("detector.score_threshold", |c| c.detector.score_threshold = -0.1),
+            ("detector.nms_iou", |c| c.detector.nms_iou = 2.0),
+            ("detector.input_size", |c| c.detector.input_size = 16),
+            ("detector.max_upscale", |c| c.detector.max_upscale = 0.0),
+            ("detector.border_pad", |c| c.detector.border_pad = f32::NAN),
+            ("detector.close_face_fraction", |c| c.detector.close_face_fraction = 2.0),
+            ("embedder.max_batch", |c| c.embedder.max_batch = 0),
+            ("embedder.mean", |c| c.embedder.mean = f32::INFINITY),
+            ("embedder.scale", |c| c.embedder.scale = 0.0),
+            ("runtime.intra_threads", |c| c.runtime.intra_threads = 100_000),
+            ("embedder.model", |c| c.embedder.model = PathBuf::new()),
+        ];
+        for (field, change) in cases {
+            let mut config = PipelineConfig::default();
+            change(&mut config);
+            match config.validate() {
+                Err(PipelineError::Invalid { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("{field}: {other:?}"),
+            }
+            // The pipeline refuses it before loading anything.
+            assert!(
+                matches!(Pipeline::new(config), Err(PipelineError::Invalid { .. })),
+                "{field}"
+            );
+        }
     }
 }

@@ -5,6 +5,10 @@
 //! ROS-free: reads bags with [`crate::bag`], never a ROS installation. Touches no files itself:
 //! the caller reads the bag (an iterator of messages) and writes or reads JSON lines.
 //!
+//! Tracking (on by default, [`Replayer::without_tracking`] for the per-frame baseline): one
+//! [`Tracker`] per topic, fed the header stamps, through [`Pipeline::track`], the path the node
+//! uses; faces then carry their `track_id` and `name` / `score` are the track's identity.
+//!
 //! Determinism: floats in records are rounded (pixels to 2 decimals, scores to 4) so that the
 //! same bag replayed twice gives byte-identical JSON.
 
@@ -16,7 +20,9 @@ use crate::bag::{BagError, BagImage};
 use crate::detect::{BBox, Detection};
 use crate::enroll::EnrollPolicy;
 use crate::gallery::{Gallery, GalleryError};
+use crate::people::{People, PeopleConfig};
 use crate::pipeline::{Pipeline, PipelineError};
+use crate::track::{TrackedFace, Tracker, TrackerConfig, TrackerStats};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
@@ -28,6 +34,38 @@ pub enum ReplayError {
     Pipeline(#[from] PipelineError),
     #[error("golden file line {line}: {reason}")]
     GoldenParse { line: usize, reason: String },
+    #[error("--name-track wants NAME:TOPIC:FRAME (e.g. ada:/camera/image_raw:40, FRAME counted from 0 on that topic), got '{0}'")]
+    NameTrackSpec(String),
+}
+
+/// After frame `frame` (0-based, per topic) of `topic`, name the track of its dominant face
+/// `name` (enrolment by track: "the person you are looking at is Ada").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameTrackSpec {
+    pub name: String,
+    pub topic: String,
+    pub frame: usize,
+}
+
+impl std::str::FromStr for NameTrackSpec {
+    type Err = ReplayError;
+
+    /// Parses `NAME:TOPIC:FRAME` (topic names hold no `:`).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || ReplayError::NameTrackSpec(s.to_owned());
+        let (name, rest) = s.split_once(':').ok_or_else(bad)?;
+        let (topic, n) = rest.rsplit_once(':').ok_or_else(bad)?;
+        let frame: usize = n.parse().map_err(|_| bad())?;
+        if name.is_empty() || topic.is_empty() {
+            return Err(bad());
+        }
+        crate::gallery::validate_new_name(name)?;
+        Ok(Self {
+            name: name.to_owned(),
+            topic: topic.to_owned(),
+            frame,
+        })
+    }
 }
 
 /// Enrol the dominant face of the first `frames` messages of `topic` under `name`.
@@ -51,16 +89,36 @@ impl std::str::FromStr for EnrollSpec {
             return Err(bad());
         }
         crate::gallery::validate_name(name)?;
-        Ok(Self { name: name.to_owned(), topic: topic.to_owned(), frames })
+        Ok(Self {
+            name: name.to_owned(),
+            topic: topic.to_owned(),
+            frames,
+        })
     }
 }
 
 /// One face of a replayed frame, rounded. Box and landmarks are in frame pixels.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReplayFace {
+    /// The track's name with tracking on, else the frame's own.
     pub name: String,
-    /// Cosine similarity with the best gallery match (0 with an empty gallery).
+    /// Cosine similarity behind `name`: the track's identity score with tracking on, else the
+    /// frame's best gallery match (0 with an empty gallery).
     pub score: f64,
+    /// The face's track (tracking on; absent when the tracker's cap was reached).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub track_id: Option<u64>,
+    /// Whether the track is confirmed (tracking on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmed: Option<bool>,
+    /// With tracking on, this frame's own best-match score when the face was embedded in this
+    /// frame (absent when the tracker skipped embedding it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frame_score: Option<f64>,
+    /// `name` is an anonymous person's id (`person_3f9a`: a stranger), not a given name
+    /// (written only when true).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub anonymous: bool,
     /// Detector confidence.
     pub det_score: f64,
     /// `[x, y, width, height]` in frame pixels.
@@ -73,7 +131,12 @@ pub struct ReplayFace {
 impl ReplayFace {
     fn frame_box(&self) -> BBox {
         let [x, y, width, height] = self.bbox;
-        BBox { x: x as f32, y: y as f32, width: width as f32, height: height as f32 }
+        BBox {
+            x: x as f32,
+            y: y as f32,
+            width: width as f32,
+            height: height as f32,
+        }
     }
 }
 
@@ -125,9 +188,23 @@ fn face_record(name: String, score: f32, d: &Detection) -> ReplayFace {
     ReplayFace {
         name,
         score: sc(score),
+        track_id: None,
+        confirmed: None,
+        frame_score: None,
+        anonymous: false,
         det_score: sc(d.score),
         bbox: [px(b.x), px(b.y), px(b.width), px(b.height)],
         landmarks: d.landmarks.map(|p| [px(p.x), px(p.y)]),
+    }
+}
+
+fn tracked_record(f: &TrackedFace) -> ReplayFace {
+    ReplayFace {
+        track_id: f.track_id,
+        confirmed: Some(f.confirmed),
+        frame_score: f.frame_score.map(sc),
+        anonymous: f.anonymous,
+        ..face_record(f.name.clone(), f.identity_score, &f.detection)
     }
 }
 
@@ -142,6 +219,16 @@ pub struct ReplaySummary {
     pub names: BTreeMap<String, usize>,
     /// Embeddings enrolled per `--enroll` name.
     pub enrolled: BTreeMap<String, usize>,
+    /// Faces embedded (with tracking on, fewer than `faces`).
+    pub embedded: usize,
+    /// Anonymous people made (ids, in order), with tracking and an anonymous mode.
+    pub anonymous: Vec<String>,
+    /// Anonymous people expired.
+    pub expired: Vec<String>,
+    /// Samples learned per person (careful learning).
+    pub learned: BTreeMap<String, usize>,
+    /// Per `--name-track` name, the track it named (None: refused, see the warnings).
+    pub named_tracks: BTreeMap<String, Option<u64>>,
 }
 
 /// Replays messages one at a time: names faces against the gallery, enrolling as asked.
@@ -151,6 +238,14 @@ pub struct Replayer<'p> {
     enroll: Vec<EnrollSpec>,
     policy: EnrollPolicy,
     seen_per_topic: BTreeMap<String, usize>,
+    /// `None`: the per-frame baseline.
+    tracking: Option<TrackerConfig>,
+    trackers: BTreeMap<String, Tracker>,
+    /// Tracking, but every face embedded on every frame (the reference for embedding cadence).
+    embed_every_frame: bool,
+    /// Strangers and learning (with tracking).
+    people: People,
+    name_tracks: Vec<NameTrackSpec>,
     summary: ReplaySummary,
     /// Warnings since the last [`Replayer::take_warnings`] (enrolment refusals, bad messages).
     warnings: Vec<String>,
@@ -161,6 +256,7 @@ impl<'p> Replayer<'p> {
     /// enrolling per `enroll` into it (in memory only).
     pub fn new(pipeline: &'p mut Pipeline, mut gallery: Gallery, enroll: Vec<EnrollSpec>) -> Result<Self, ReplayError> {
         gallery.bind_model(pipeline.model_tag())?;
+        let threshold = pipeline.threshold();
         let mut summary = ReplaySummary::default();
         for spec in &enroll {
             summary.enrolled.insert(spec.name.clone(), 0);
@@ -171,9 +267,63 @@ impl<'p> Replayer<'p> {
             enroll,
             policy: EnrollPolicy::default(),
             seen_per_topic: BTreeMap::new(),
+            tracking: Some(TrackerConfig {
+                match_threshold: threshold,
+                ..TrackerConfig::default()
+            }),
+            trackers: BTreeMap::new(),
+            embed_every_frame: false,
+            people: People::default(),
+            name_tracks: Vec::new(),
             summary,
             warnings: Vec::new(),
         })
+    }
+
+    /// Names every frame on its own (the per-frame baseline), without trackers.
+    pub fn without_tracking(mut self) -> Self {
+        self.tracking = None;
+        self.trackers.clear();
+        self
+    }
+
+    /// Tracks with this configuration (one tracker per topic).
+    pub fn with_tracking(mut self, config: TrackerConfig) -> Self {
+        self.tracking = Some(config);
+        self.trackers.clear();
+        self
+    }
+
+    /// With tracking, embeds every face of every frame instead of only those the tracker asks
+    /// for: what embedding cadence saves is measured against this.
+    pub fn embed_every_frame(mut self, yes: bool) -> Self {
+        self.embed_every_frame = yes;
+        self
+    }
+
+    /// With tracking: anonymous ids for strangers and careful learning per `config` (the
+    /// gallery stays in memory).
+    pub fn with_people(mut self, config: PeopleConfig) -> Self {
+        self.people = People::new(config);
+        self.people.attach(&mut self.gallery);
+        self
+    }
+
+    /// With tracking: names tracks as the specs say (enrolment by track).
+    pub fn name_tracks(mut self, specs: Vec<NameTrackSpec>) -> Self {
+        for spec in &specs {
+            self.summary.named_tracks.insert(spec.name.clone(), None);
+        }
+        self.name_tracks = specs;
+        self
+    }
+
+    /// Tracker statistics per topic (empty without tracking).
+    pub fn tracker_stats(&self) -> BTreeMap<String, TrackerStats> {
+        self.trackers
+            .iter()
+            .map(|(topic, t)| (topic.clone(), t.stats().clone()))
+            .collect()
     }
 
     pub fn summary(&self) -> &ReplaySummary {
@@ -242,24 +392,112 @@ impl<'p> Replayer<'p> {
                 return record;
             }
         };
-        let faces = match self.pipeline.analyze(&frame) {
-            Ok((faces, _)) => faces,
-            Err(e) => {
-                record.error = Some(format!("pipeline failed: {e}"));
-                return record;
-            }
-        };
-        // Name first, then enrol: an enrolment frame is named with the gallery as it was before it.
-        record.faces = faces
+        let names: Vec<String> = self
+            .enroll
             .iter()
-            .map(|f| {
-                let (name, score, _, _) =
-                    crate::pipeline::identify(&self.gallery, &f.embedding, self.pipeline.threshold());
-                face_record(name, score, &f.detection)
-            })
+            .filter(|s| s.topic == image.topic && index < s.frames)
+            .map(|s| s.name.clone())
             .collect();
-        let names: Vec<String> =
-            self.enroll.iter().filter(|s| s.topic == image.topic && index < s.frames).map(|s| s.name.clone()).collect();
+        // Name first, then enrol: an enrolment frame is named with the gallery as it was before it.
+        let faces = match &self.tracking {
+            Some(config) => {
+                let tracker = self
+                    .trackers
+                    .entry(image.topic.clone())
+                    .or_insert_with(|| Tracker::new(config.clone()));
+                // Enrolment frames embed every face, so the enrolment policy sees them all.
+                match self.pipeline.track(
+                    &frame,
+                    image.header_stamp_ns,
+                    tracker,
+                    &self.gallery,
+                    self.embed_every_frame || !names.is_empty(),
+                ) {
+                    Ok(crate::pipeline::Timed { faces: tracked, .. }) => {
+                        record.faces = tracked.iter().map(tracked_record).collect();
+                        if self.people.pending(tracker, &self.gallery) {
+                            match self.people.update(tracker, &mut self.gallery, &image.topic) {
+                                Ok(u) => {
+                                    for name in u.learned {
+                                        *self.summary.learned.entry(name).or_insert(0) += 1;
+                                    }
+                                    self.summary.anonymous.extend(u.admitted);
+                                    self.summary.expired.extend(u.expired);
+                                }
+                                Err(e) => self.warnings.push(format!("{}: people update: {e}", record.describe())),
+                            }
+                        }
+                        let wanted: Vec<String> = self
+                            .name_tracks
+                            .iter()
+                            .filter(|s| s.topic == image.topic && s.frame == index)
+                            .map(|s| s.name.clone())
+                            .collect();
+                        for name in wanted {
+                            let detections: Vec<Detection> = tracked.iter().map(|f| f.detection.clone()).collect();
+                            let chosen = self
+                                .policy
+                                .choose(&detections)
+                                .map(|i| tracked.get(i).and_then(|f| f.track_id));
+                            let result = match chosen {
+                                Ok(Some(id)) => self
+                                    .people
+                                    .enroll_track(tracker, &mut self.gallery, id, &name, false)
+                                    .map(|done| (id, done))
+                                    .map_err(|e| e.to_string()),
+                                Ok(None) => Err("the dominant face has no track (tracker cap)".to_owned()),
+                                Err(refusal) => Err(refusal.to_string()),
+                            };
+                            match result {
+                                Ok((id, done)) => {
+                                    self.summary.named_tracks.insert(name, Some(id));
+                                    if let Some(anon) = done.was_anonymous {
+                                        self.warnings.push(format!(
+                                            "{}: named {anon} (track {id}) {}",
+                                            record.describe(),
+                                            done.name
+                                        ));
+                                    }
+                                }
+                                Err(e) => self
+                                    .warnings
+                                    .push(format!("{}: cannot name a track {name}: {e}", record.describe())),
+                            }
+                        }
+                        tracked
+                            .into_iter()
+                            .filter_map(|f| {
+                                f.embedding.map(|embedding| crate::pipeline::Face {
+                                    detection: f.detection,
+                                    embedding,
+                                })
+                            })
+                            .collect()
+                    }
+                    Err(e) => {
+                        record.error = Some(format!("pipeline failed: {e}"));
+                        return record;
+                    }
+                }
+            }
+            None => match self.pipeline.analyze(&frame) {
+                Ok(crate::pipeline::Timed { faces, .. }) => {
+                    record.faces = faces
+                        .iter()
+                        .map(|f| {
+                            let id = crate::pipeline::identify(&self.gallery, &f.embedding, self.pipeline.threshold());
+                            face_record(id.name, id.score, &f.detection)
+                        })
+                        .collect();
+                    faces
+                }
+                Err(e) => {
+                    record.error = Some(format!("pipeline failed: {e}"));
+                    return record;
+                }
+            },
+        };
+        self.summary.embedded += faces.len();
         if names.is_empty() {
             return record;
         }
@@ -268,11 +506,14 @@ impl<'p> Replayer<'p> {
             match &chosen {
                 Ok(face) => match self.gallery.add(&name, vec![face.embedding.clone()]) {
                     Ok(()) => *self.summary.enrolled.entry(name).or_insert(0) += 1,
-                    Err(e) => self.warnings.push(format!("{}: cannot enrol {name}: {e}", record.describe())),
+                    Err(e) => self
+                        .warnings
+                        .push(format!("{}: cannot enrol {name}: {e}", record.describe())),
                 },
-                Err(refusal) => self
-                    .warnings
-                    .push(format!("{}: not enrolling {name} from this frame: {refusal}", record.describe())),
+                Err(refusal) => self.warnings.push(format!(
+                    "{}: not enrolling {name} from this frame: {refusal}",
+                    record.describe()
+                )),
             }
         }
         record
@@ -285,7 +526,10 @@ pub fn parse_records(text: &str) -> Result<Vec<ReplayRecord>, ReplayError> {
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
-            serde_json::from_str(l).map_err(|e| ReplayError::GoldenParse { line: i + 1, reason: e.to_string() })
+            serde_json::from_str(l).map_err(|e| ReplayError::GoldenParse {
+                line: i + 1,
+                reason: e.to_string(),
+            })
         })
         .collect()
 }
@@ -312,7 +556,11 @@ impl Default for Tolerance {
 pub fn compare(golden: &[ReplayRecord], current: &[ReplayRecord], tol: Tolerance) -> Vec<String> {
     let mut diffs = Vec::new();
     if golden.len() != current.len() {
-        diffs.push(format!("golden has {} frames, this replay {}", golden.len(), current.len()));
+        diffs.push(format!(
+            "golden has {} frames, this replay {}",
+            golden.len(),
+            current.len()
+        ));
     }
     for (i, (g, c)) in golden.iter().zip(current).enumerate() {
         let at = format!("frame {i} ({})", g.describe());
@@ -343,9 +591,9 @@ pub fn compare(golden: &[ReplayRecord], current: &[ReplayRecord], tol: Tolerance
                 .iter()
                 .enumerate()
                 .filter(|(k, _)| !used.get(*k).copied().unwrap_or(true))
-                .map(|(k, cf)| (k, gb.iou(&cf.frame_box())))
+                .map(|(k, cf)| (k, gb.iou(&cf.frame_box()), cf))
                 .max_by(|a, b| a.1.total_cmp(&b.1));
-            let Some((k, iou)) = best.filter(|(_, iou)| *iou >= tol.iou) else {
+            let Some((k, iou, cf)) = best.filter(|(_, iou, _)| *iou >= tol.iou) else {
                 diffs.push(format!(
                     "{at}: golden face {j} ({} at {:?}) has no face with box IoU >= {} now (best {:.3})",
                     gf.name,
@@ -358,7 +606,16 @@ pub fn compare(golden: &[ReplayRecord], current: &[ReplayRecord], tol: Tolerance
             if let Some(u) = used.get_mut(k) {
                 *u = true;
             }
-            let Some(cf) = c.faces.get(k) else { continue };
+            if let (Some(gt), Some(ct)) = (gf.track_id, cf.track_id) {
+                if gt != ct {
+                    diffs.push(format!("{at}: face at {:?}: track {gt} in golden, {ct} now", gf.bbox));
+                }
+            } else if gf.track_id.is_some() != cf.track_id.is_some() {
+                diffs.push(format!(
+                    "{at}: face at {:?}: track {:?} in golden, {:?} now (tracking on in one, off in the other?)",
+                    gf.bbox, gf.track_id, cf.track_id
+                ));
+            }
             if gf.name != cf.name {
                 diffs.push(format!(
                     "{at}: face at {:?}: name {} (score {}) in golden, {} (score {}) now",
@@ -370,6 +627,14 @@ pub fn compare(golden: &[ReplayRecord], current: &[ReplayRecord], tol: Tolerance
                     gf.name, gf.bbox, gf.score, cf.score, tol.score
                 ));
             }
+            if let (Some(gs), Some(cs)) = (gf.frame_score, cf.frame_score) {
+                if (gs - cs).abs() > tol.score {
+                    diffs.push(format!(
+                        "{at}: face {} at {:?}: frame score {gs} in golden, {cs} now (tolerance {})",
+                        gf.name, gf.bbox, tol.score
+                    ));
+                }
+            }
             let _ = iou;
         }
     }
@@ -377,7 +642,11 @@ pub fn compare(golden: &[ReplayRecord], current: &[ReplayRecord], tol: Tolerance
 }
 
 fn face_list(faces: &[ReplayFace]) -> String {
-    faces.iter().map(|f| format!("{} {:?}", f.name, f.bbox)).collect::<Vec<_>>().join(", ")
+    faces
+        .iter()
+        .map(|f| format!("{} {:?}", f.name, f.bbox))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]
@@ -385,7 +654,17 @@ mod tests {
     use super::*;
 
     fn face(name: &str, x: f64, score: f64) -> ReplayFace {
-        ReplayFace { name: name.into(), score, det_score: 0.9, bbox: [x, 10.0, 50.0, 60.0], landmarks: [[0.0; 2]; 5] }
+        ReplayFace {
+            name: name.into(),
+            score,
+            track_id: None,
+            confirmed: None,
+            frame_score: None,
+            anonymous: false,
+            det_score: 0.9,
+            bbox: [x, 10.0, 50.0, 60.0],
+            landmarks: [[0.0; 2]; 5],
+        }
     }
 
     fn rec(faces: Vec<ReplayFace>) -> ReplayRecord {
@@ -402,7 +681,14 @@ mod tests {
     #[test]
     fn enroll_spec_parses_topic_with_slashes() {
         let s: EnrollSpec = "id02:/camera/image_raw:2".parse().expect("parses");
-        assert_eq!(s, EnrollSpec { name: "id02".into(), topic: "/camera/image_raw".into(), frames: 2 });
+        assert_eq!(
+            s,
+            EnrollSpec {
+                name: "id02".into(),
+                topic: "/camera/image_raw".into(),
+                frames: 2
+            }
+        );
         assert!("id02:/camera".parse::<EnrollSpec>().is_err());
         assert!("id02:/camera:x".parse::<EnrollSpec>().is_err());
         assert!(":/camera:2".parse::<EnrollSpec>().is_err());

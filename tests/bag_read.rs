@@ -2,6 +2,7 @@
 //! from MIT photos) with `facerec::bag`: every message is compared with what the writer recorded
 //! in manifest.json, both storages must agree, and damaged bags must give the expected errors
 //! while their good messages still come.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // test code: a panic is a failure report
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -17,18 +18,12 @@ fn bags() -> PathBuf {
 fn manifest(bag: &str) -> Vec<Value> {
     let text = fs::read_to_string(bags().join("manifest.json")).expect("manifest.json");
     let manifest: Value = serde_json::from_str(&text).expect("manifest parses");
-    manifest["bags"][bag]
-        .as_array()
-        .expect("bag in manifest")
-        .clone()
+    manifest["bags"][bag].as_array().expect("bag in manifest").clone()
 }
 
 /// The manifest entries a reader yields (images and malformed messages, not other topics).
 fn expected_items(bag: &str) -> Vec<Value> {
-    manifest(bag)
-        .into_iter()
-        .filter(|e| e["kind"] != "skipped")
-        .collect()
+    manifest(bag).into_iter().filter(|e| e["kind"] != "skipped").collect()
 }
 
 fn sha(data: &[u8]) -> String {
@@ -53,11 +48,7 @@ fn ok_images(path: &Path) -> Vec<BagImage> {
 /// Checks one read image against its manifest entry, including the pixels after conversion.
 fn check_image(image: &BagImage, expect: &Value) {
     let at = format!("{} @ {}", expect["topic"], expect["log_time_ns"]);
-    assert_eq!(
-        image.log_time_ns,
-        expect["log_time_ns"].as_u64().unwrap(),
-        "{at}"
-    );
+    assert_eq!(image.log_time_ns, expect["log_time_ns"].as_u64().unwrap(), "{at}");
     assert_eq!(image.topic, expect["topic"].as_str().unwrap(), "{at}");
     assert_eq!(
         image.header_stamp_ns,
@@ -79,19 +70,11 @@ fn check_image(image: &BagImage, expect: &Value) {
             "raw",
         ) => {
             assert_eq!(u64::from(*width), expect["width"].as_u64().unwrap(), "{at}");
-            assert_eq!(
-                u64::from(*height),
-                expect["height"].as_u64().unwrap(),
-                "{at}"
-            );
+            assert_eq!(u64::from(*height), expect["height"].as_u64().unwrap(), "{at}");
             assert_eq!(u64::from(*step), expect["step"].as_u64().unwrap(), "{at}");
             assert_eq!(encoding, expect["encoding"].as_str().unwrap(), "{at}");
             assert!(!is_bigendian);
-            assert_eq!(
-                data.len() as u64,
-                expect["data_len"].as_u64().unwrap(),
-                "{at}"
-            );
+            assert_eq!(data.len() as u64, expect["data_len"].as_u64().unwrap(), "{at}");
             assert_eq!(sha(data), expect["data_sha256"].as_str().unwrap(), "{at}");
             if expect["frame"] == "ok" {
                 // rgb8 and bgr8 (and padded rows) all come out as the photo's RGB pixels.
@@ -107,11 +90,7 @@ fn check_image(image: &BagImage, expect: &Value) {
         }
         (ImagePayload::Compressed { format, data }, "compressed") => {
             assert_eq!(format, expect["format"].as_str().unwrap(), "{at}");
-            assert_eq!(
-                data.len() as u64,
-                expect["data_len"].as_u64().unwrap(),
-                "{at}"
-            );
+            assert_eq!(data.len() as u64, expect["data_len"].as_u64().unwrap(), "{at}");
             assert_eq!(sha(data), expect["data_sha256"].as_str().unwrap(), "{at}");
             if expect["frame"] == "ok" {
                 let frame = frame.unwrap_or_else(|e| panic!("{at}: {e}"));
@@ -130,11 +109,7 @@ fn check_against_manifest(items: &[Result<BagImage, BagError>], bag: &str, file:
     for (item, expect) in items.iter().zip(&expected) {
         if expect["kind"] == "malformed" {
             match item {
-                Err(
-                    e @ BagError::Malformed {
-                        topic, log_time_ns, ..
-                    },
-                ) => {
+                Err(e @ BagError::Malformed { topic, log_time_ns, .. }) => {
                     assert_eq!(topic, expect["topic"].as_str().unwrap());
                     assert_eq!(*log_time_ns, expect["log_time_ns"].as_u64().unwrap());
                     assert!(e.to_string().contains(file), "error names the file: {e}");
@@ -166,28 +141,19 @@ fn both_storages_give_the_same_messages_in_the_same_order() {
     let db3 = ok_images(&bags().join("scenario_db3"));
     assert_eq!(mcap, db3);
     // Order: log time, then topic name (raw and compressed frames share log times).
-    let keys: Vec<(u64, &str)> = mcap
-        .iter()
-        .map(|i| (i.log_time_ns, i.topic.as_str()))
-        .collect();
+    let keys: Vec<(u64, &str)> = mcap.iter().map(|i| (i.log_time_ns, i.topic.as_str())).collect();
     let mut sorted = keys.clone();
     sorted.sort();
     assert_eq!(keys, sorted);
     assert_eq!(keys[0], (1_767_225_600_000_000_000, "/camera/image_raw"));
-    assert_eq!(
-        keys[1],
-        (1_767_225_600_000_000_000, "/camera/image_raw/compressed")
-    );
+    assert_eq!(keys[1], (1_767_225_600_000_000_000, "/camera/image_raw/compressed"));
     // Reading again gives the same.
     assert_eq!(mcap, ok_images(&bags().join("scenario_mcap")));
 }
 
 #[test]
 fn topics_are_listed_and_non_image_topics_skipped() {
-    for (bag, storage) in [
-        ("scenario_mcap", Storage::Mcap),
-        ("scenario_db3", Storage::Sqlite3),
-    ] {
+    for (bag, storage) in [("scenario_mcap", Storage::Mcap), ("scenario_db3", Storage::Sqlite3)] {
         let reader = BagReader::open(&bags().join(bag)).unwrap();
         assert_eq!(reader.storage(), storage);
         let topics: Vec<(&str, &str, Option<u64>)> = reader
@@ -216,17 +182,12 @@ fn topics_are_listed_and_non_image_topics_skipped() {
             .map(Result::unwrap)
             .collect();
         assert_eq!(raw.len(), 6);
-        assert!(raw
-            .iter()
-            .all(|i| matches!(i.payload, ImagePayload::Raw { .. })));
+        assert!(raw.iter().all(|i| matches!(i.payload, ImagePayload::Raw { .. })));
 
         let err = reader.images(&["/robot/status".to_owned()]).err().unwrap();
         assert!(matches!(err, BagError::NotAnImageTopic { .. }), "{err}");
         assert!(err.to_string().contains("std_msgs/msg/String"), "{err}");
-        let err = reader
-            .images(&["/robot/telemetry".to_owned()])
-            .err()
-            .unwrap();
+        let err = reader.images(&["/robot/telemetry".to_owned()]).err().unwrap();
         assert!(matches!(err, BagError::NotAnImageTopic { .. }), "{err}");
         let err = reader.images(&["/camera/depth".to_owned()]).err().unwrap();
         assert!(matches!(err, BagError::NoSuchTopic { .. }), "{err}");
@@ -240,10 +201,7 @@ fn topics_are_listed_and_non_image_topics_skipped() {
 #[test]
 fn single_files_and_directories_without_metadata_read_the_same() {
     let expected = ok_images(&bags().join("scenario_mcap"));
-    for file in [
-        "scenario_mcap/scenario_mcap.mcap",
-        "scenario_db3/scenario_db3.db3",
-    ] {
+    for file in ["scenario_mcap/scenario_mcap.mcap", "scenario_db3/scenario_db3.db3"] {
         let reader = BagReader::open(&bags().join(file)).unwrap();
         assert_eq!(reader.topics().len(), 4, "{file}");
         assert_eq!(reader.topics()[0].message_count, Some(6), "{file}");
@@ -267,10 +225,7 @@ fn split_bag_files_are_merged_in_time_order() {
     assert_eq!(reader.topics()[0].message_count, Some(5));
     let items = read_all(&path);
     check_against_manifest(&items, "split_mcap", "split_mcap");
-    let times: Vec<u64> = items
-        .iter()
-        .map(|i| i.as_ref().unwrap().log_time_ns)
-        .collect();
+    let times: Vec<u64> = items.iter().map(|i| i.as_ref().unwrap().log_time_ns).collect();
     assert!(times.windows(2).all(|w| w[0] < w[1]), "{times:?}");
 }
 
@@ -365,20 +320,11 @@ fn truncated_mcap_yields_the_readable_messages_then_one_error() {
             "cut at {keep}: good messages are a prefix"
         );
         let err = last.as_ref().unwrap_err();
-        assert!(
-            matches!(err, BagError::Truncated { .. }),
-            "cut at {keep}: {err}"
-        );
-        assert!(
-            err.to_string().contains(&format!("cut_{keep}.mcap")),
-            "{err}"
-        );
+        assert!(matches!(err, BagError::Truncated { .. }), "cut at {keep}: {err}");
+        assert!(err.to_string().contains(&format!("cut_{keep}.mcap")), "{err}");
         counts.push(good.len());
     }
-    eprintln!(
-        "messages read after truncation: {counts:?} of {}",
-        full.len()
-    );
+    eprintln!("messages read after truncation: {counts:?} of {}", full.len());
     // Losing only the footer loses no message; cutting into the data loses the damaged chunk.
     assert_eq!(counts[0], full.len(), "{counts:?}");
     assert!(counts.windows(2).all(|w| w[0] >= w[1]), "{counts:?}");
@@ -408,14 +354,8 @@ fn truncated_or_corrupt_db3_is_a_clear_error() {
                 .or_else(|| reader.images(&[]).unwrap().find_map(Result::err))
                 .unwrap_or_else(|| panic!("cut at {keep}: no error")),
         };
-        assert!(
-            matches!(err, BagError::Sqlite { .. }),
-            "cut at {keep}: {err}"
-        );
-        assert!(
-            err.to_string().contains(&format!("cut_{keep}.db3")),
-            "{err}"
-        );
+        assert!(matches!(err, BagError::Sqlite { .. }), "cut at {keep}: {err}");
+        assert!(err.to_string().contains(&format!("cut_{keep}.db3")), "{err}");
     }
     // SQLite magic followed by garbage.
     let path = dir.path().join("garbage.db3");
@@ -433,10 +373,7 @@ fn truncated_or_corrupt_db3_is_a_clear_error() {
 fn lz4_chunks_written_out_of_order_read_in_time_order() {
     let expected = ok_images(&bags().join("scenario_mcap"));
     let bytes = fs::read(bags().join("scenario_mcap/scenario_mcap.mcap")).unwrap();
-    let mut messages: Vec<mcap::Message> = mcap::MessageStream::new(&bytes)
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let mut messages: Vec<mcap::Message> = mcap::MessageStream::new(&bytes).unwrap().map(Result::unwrap).collect();
     assert_eq!(messages.len(), 17);
     messages.reverse();
     let dir = tempfile::tempdir().unwrap();
@@ -466,11 +403,7 @@ fn lz4_chunks_written_out_of_order_read_in_time_order() {
     let (last, good) = items.split_last().unwrap();
     assert!(matches!(last, Err(BagError::Truncated { .. })), "{last:?}");
     let good: Vec<&BagImage> = good.iter().map(|i| i.as_ref().unwrap()).collect();
-    assert!(
-        !good.is_empty() && good.len() < expected.len(),
-        "{} read",
-        good.len()
-    );
+    assert!(!good.is_empty() && good.len() < expected.len(), "{} read", good.len());
     assert!(good.iter().all(|g| expected.contains(g)));
     assert!(good
         .windows(2)
@@ -503,9 +436,6 @@ fn per_message_zstd_compression_is_undone() {
     )
     .unwrap();
     let err = BagReader::open(dir.path()).unwrap_err();
-    assert!(
-        matches!(err, BagError::UnsupportedCompression { .. }),
-        "{err}"
-    );
+    assert!(matches!(err, BagError::UnsupportedCompression { .. }), "{err}");
     assert!(err.to_string().contains("'file'"), "{err}");
 }

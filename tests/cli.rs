@@ -1,23 +1,11 @@
 //! The `facerec` binary end to end: exit codes, one-line errors, enroll -> identify.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // test code: a panic is a failure report
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
-fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/faces").join(rel)
-}
+mod common;
 
-fn facerec(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_facerec")).args(args).output().expect("facerec runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use common::{facerec, fixture, stderr, stdout};
 
 #[test]
 fn enroll_identify_and_compare() {
@@ -26,28 +14,67 @@ fn enroll_identify_and_compare() {
     let g = gallery.to_str().expect("utf8");
     let img = |rel: &str| fixture(rel).display().to_string();
 
-    let out = facerec(&["enroll", "--gallery", g, "--name", "Ada", &img("by_identity/id05/img16.jpg")]);
+    let out = facerec(&[
+        "enroll",
+        "--gallery",
+        g,
+        "--name",
+        "Ada",
+        &img("by_identity/id05/img16.jpg"),
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
 
-    let out = facerec(&["identify", "--gallery", g, &img("by_identity/id05/img17.jpg"), &img("by_identity/id08/img22.jpg")]);
+    let out = facerec(&[
+        "identify",
+        "--gallery",
+        g,
+        &img("by_identity/id05/img17.jpg"),
+        &img("by_identity/id08/img22.jpg"),
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     let lines: Vec<&str> = text.lines().collect();
-    let ada = lines.iter().position(|l| l.contains("img17.jpg")).expect("first image reported");
-    let stranger = lines.iter().position(|l| l.contains("img22.jpg")).expect("second image reported");
-    assert!(lines[ada + 1..stranger].iter().any(|l| l.trim_start().starts_with("Ada ")), "{text}");
-    assert!(lines[stranger + 1..].iter().all(|l| l.trim_start().starts_with("unknown ")), "{text}");
+    let ada = lines
+        .iter()
+        .position(|l| l.contains("img17.jpg"))
+        .expect("first image reported");
+    let stranger = lines
+        .iter()
+        .position(|l| l.contains("img22.jpg"))
+        .expect("second image reported");
+    assert!(
+        lines[ada + 1..stranger]
+            .iter()
+            .any(|l| l.trim_start().starts_with("Ada ")),
+        "{text}"
+    );
+    assert!(
+        lines[stranger + 1..]
+            .iter()
+            .all(|l| l.trim_start().starts_with("unknown ")),
+        "{text}"
+    );
 
     let annotated = dir.path().join("annotated.png");
     let out = facerec(&[
-        "identify", "--gallery", g, "--annotate", annotated.to_str().expect("utf8"), &img("group/couple.jpg"),
+        "identify",
+        "--gallery",
+        g,
+        "--annotate",
+        annotated.to_str().expect("utf8"),
+        &img("group/couple.jpg"),
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let png = image::open(&annotated).expect("annotated image is a PNG");
     let original = image::open(fixture("group/couple.jpg")).expect("decodes");
     assert_eq!((png.width(), png.height()), (original.width(), original.height()));
 
-    let out = facerec(&["compare", "--json", &img("by_identity/id02/img13.jpg"), &img("by_identity/id02/img14.jpg")]);
+    let out = facerec(&[
+        "compare",
+        "--json",
+        &img("by_identity/id02/img13.jpg"),
+        &img("by_identity/id02/img14.jpg"),
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_str(stdout(&out).trim()).expect("json");
     assert_eq!(v["same"], serde_json::Value::Bool(true), "{v}");
@@ -63,7 +90,14 @@ fn errors_are_one_clear_line_and_a_failure_exit() {
     for args in [
         vec!["identify", "--gallery", gallery.to_str().expect("utf8"), &not_image],
         vec!["detect", &not_image],
-        vec!["enroll", "--gallery", "/tmp/never-written.yaml", "--name", "", &not_image],
+        vec![
+            "enroll",
+            "--gallery",
+            "/tmp/never-written.yaml",
+            "--name",
+            "",
+            &not_image,
+        ],
     ] {
         let out = facerec(&args);
         assert!(!out.status.success(), "{args:?} should fail");

@@ -1,4 +1,5 @@
 //! Verification and identification metrics on small inputs whose answers are worked out by hand.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // test code: a panic is a failure report
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -29,7 +30,10 @@ fn auc_of_a_perfect_separator_is_one_and_of_its_reverse_zero() {
 #[test]
 fn auc_counts_pairwise_wins_and_half_ties() {
     // positives 0.8, 0.4 against negatives 0.6, 0.2: wins 0.8>0.6, 0.8>0.2, 0.4>0.2; loss 0.4<0.6.
-    assert_eq!(roc_auc(&[s(0.8, true), s(0.4, true), s(0.6, false), s(0.2, false)]), Some(0.75));
+    assert_eq!(
+        roc_auc(&[s(0.8, true), s(0.4, true), s(0.6, false), s(0.2, false)]),
+        Some(0.75)
+    );
     // positive 0.5 against negatives 0.5 (tie: one half) and 0.1 (win).
     assert_eq!(roc_auc(&[s(0.5, true), s(0.5, false), s(0.1, false)]), Some(0.75));
     // Everything tied: a coin toss.
@@ -39,9 +43,24 @@ fn auc_counts_pairwise_wins_and_half_ties() {
 
 #[test]
 fn confusion_at_a_threshold_accepts_scores_equal_to_it() {
-    let v = [s(0.9, true), s(0.5, false), s(0.5, true), s(0.49, true), s(0.1, false), s(0.7, false)];
+    let v = [
+        s(0.9, true),
+        s(0.5, false),
+        s(0.5, true),
+        s(0.49, true),
+        s(0.1, false),
+        s(0.7, false),
+    ];
     let c = Confusion::at(&v, 0.5);
-    assert_eq!(c, Confusion { tp: 2, fp: 2, tn: 1, fn_: 1 });
+    assert_eq!(
+        c,
+        Confusion {
+            tp: 2,
+            fp: 2,
+            tn: 1,
+            fn_: 1
+        }
+    );
     assert!(close(c.accuracy(), 0.5));
     assert!(close(c.precision(), 0.5));
     assert!(close(c.tar(), 2.0 / 3.0));
@@ -82,7 +101,15 @@ fn kfold_chooses_each_threshold_on_the_other_folds() {
     assert!(close(k.folds[1].accuracy, 0.5));
     assert!(close(k.mean_accuracy, 0.5));
     assert!(close(k.std_accuracy, 0.0));
-    assert_eq!(k.pooled, Confusion { tp: 1, fp: 1, tn: 1, fn_: 1 });
+    assert_eq!(
+        k.pooled,
+        Confusion {
+            tp: 1,
+            fp: 1,
+            tn: 1,
+            fn_: 1
+        }
+    );
     assert_eq!(best_threshold(&v).map(|b| b.1), Some(1.0));
     // Unusable fold layouts.
     assert!(kfold(&v, &[0, 0, 0, 0], 2).is_none());
@@ -125,7 +152,10 @@ fn roc_curve_runs_from_strict_to_loose() {
 
 #[test]
 fn histogram_bins_and_clamps() {
-    assert_eq!(histogram(&[-5.0, 0.0, 0.24, 0.25, 0.99, 1.0, 7.0, f32::NAN], 0.0, 1.0, 4), vec![3, 1, 0, 3]);
+    assert_eq!(
+        histogram(&[-5.0, 0.0, 0.24, 0.25, 0.99, 1.0, 7.0, f32::NAN], 0.0, 1.0, 4),
+        vec![3, 1, 0, 3]
+    );
 }
 
 #[test]
@@ -159,14 +189,23 @@ fn face(v: &[f32]) -> ImageFace {
         score: 0.9,
         retried: false,
         candidates: 1,
-        bbox: BBox { x: 0.0, y: 0.0, width: 1.0, height: 1.0 },
+        bbox: BBox {
+            x: 0.0,
+            y: 0.0,
+            width: 1.0,
+            height: 1.0,
+        },
         embedding: v.to_vec(),
     }
 }
 
 #[test]
 fn open_set_rates_by_hand() {
-    let p = |truth: Option<usize>, best: Option<(usize, f32)>| Probe { image: String::new(), truth, best };
+    let p = |truth: Option<usize>, best: Option<(usize, f32)>| Probe {
+        image: String::new(),
+        truth,
+        best,
+    };
     let probes = [
         p(Some(0), Some((0, 0.8))), // named correctly above 0.8
         p(Some(1), Some((0, 0.5))), // misnamed at <= 0.5, else rejected
@@ -193,9 +232,18 @@ fn identification_protocol_enrolls_first_photo_with_a_face() {
     let path = |s: &str| PathBuf::from(s);
     let people = vec![
         // Ann's first photo has no face: she is enrolled from the second.
-        Person { name: "Ann".into(), images: vec![path("a1"), path("a2"), path("a3")] },
-        Person { name: "Bob".into(), images: vec![path("b1"), path("b2")] },
-        Person { name: "Stranger".into(), images: vec![path("s1")] },
+        Person {
+            name: "Ann".into(),
+            images: vec![path("a1"), path("a2"), path("a3")],
+        },
+        Person {
+            name: "Bob".into(),
+            images: vec![path("b1"), path("b2")],
+        },
+        Person {
+            name: "Stranger".into(),
+            images: vec![path("s1")],
+        },
     ];
     let faces: HashMap<PathBuf, ImageFace> = [
         ("a1", ImageFace::NotFound),
@@ -226,11 +274,20 @@ fn the_central_subject_beats_a_weak_box_nearer_the_centre() {
     // LFW Diane_Green_0001 (250x250) as RetinaFace saw it: the subject (score 1.00), a face to the
     // upper left (0.98), and a 0.62 box spanning both whose centre is nearest the image centre.
     let d = |x: f32, y: f32, w: f32, h: f32, score: f32| Detection {
-        bbox: BBox { x, y, width: w, height: h },
+        bbox: BBox {
+            x,
+            y,
+            width: w,
+            height: h,
+        },
         score,
         landmarks: [Point { x: 0.0, y: 0.0 }; 5],
     };
-    let dets = [d(96.0, 71.0, 99.0, 131.0, 1.0), d(47.0, 37.0, 73.0, 104.0, 0.98), d(72.0, 49.0, 82.0, 125.0, 0.62)];
+    let dets = [
+        d(96.0, 71.0, 99.0, 131.0, 1.0),
+        d(47.0, 37.0, 73.0, 104.0, 0.98),
+        d(72.0, 49.0, 82.0, 125.0, 0.62),
+    ];
     let refs: Vec<&Detection> = dets.iter().collect();
     assert_eq!(central_subject(&refs, 250, 250), Some(0));
     // A small face exactly at the centre loses to a large one slightly off it...

@@ -1,5 +1,6 @@
 //! LFW pair lists in both layouts (`pairsDevTest.txt`: a count; `pairs.txt`: `folds count`), the
 //! deterministic fold split of a single set, and malformed files.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // test code: a panic is a failure report
 
 use std::path::Path;
 
@@ -24,12 +25,30 @@ fn devtest_layout_is_split_into_contiguous_folds() {
     assert_eq!(list.folds, 10);
     assert_eq!(list.pairs.len(), 40);
     let first = &list.pairs[0];
-    assert_eq!(first.a, ImageRef { name: "Person_0".into(), number: 1 });
-    assert_eq!(first.b, ImageRef { name: "Person_0".into(), number: 2 });
+    assert_eq!(
+        first.a,
+        ImageRef {
+            name: "Person_0".into(),
+            number: 1
+        }
+    );
+    assert_eq!(
+        first.b,
+        ImageRef {
+            name: "Person_0".into(),
+            number: 2
+        }
+    );
     assert!(first.same);
     let diff = &list.pairs[20];
     assert!(!diff.same);
-    assert_eq!(diff.b, ImageRef { name: "Other_0".into(), number: 3 });
+    assert_eq!(
+        diff.b,
+        ImageRef {
+            name: "Other_0".into(),
+            number: 3
+        }
+    );
     // Same pairs 0,1 -> fold 0, 2,3 -> fold 1, ...; the different pairs likewise.
     let same_folds: Vec<usize> = list.pairs[..20].iter().map(|p| p.fold).collect();
     let diff_folds: Vec<usize> = list.pairs[20..].iter().map(|p| p.fold).collect();
@@ -49,15 +68,36 @@ fn folds_layout_keeps_the_files_folds() {
     let summary: Vec<(bool, usize)> = list.pairs.iter().map(|p| (p.same, p.fold)).collect();
     assert_eq!(
         summary,
-        vec![(true, 0), (true, 0), (false, 0), (false, 0), (true, 1), (true, 1), (false, 1), (false, 1)]
+        vec![
+            (true, 0),
+            (true, 0),
+            (false, 0),
+            (false, 0),
+            (true, 1),
+            (true, 1),
+            (false, 1),
+            (false, 1)
+        ]
     );
-    assert_eq!(list.pairs[3].a, ImageRef { name: "C".into(), number: 4 });
+    assert_eq!(
+        list.pairs[3].a,
+        ImageRef {
+            name: "C".into(),
+            number: 4
+        }
+    );
 }
 
 #[test]
 fn image_paths_follow_the_lfw_naming() {
-    let r = ImageRef { name: "Abel_Pacheco".into(), number: 4 };
-    assert_eq!(r.path(Path::new("/d")), Path::new("/d/Abel_Pacheco/Abel_Pacheco_0004.jpg"));
+    let r = ImageRef {
+        name: "Abel_Pacheco".into(),
+        number: 4,
+    };
+    assert_eq!(
+        r.path(Path::new("/d")),
+        Path::new("/d/Abel_Pacheco/Abel_Pacheco_0004.jpg")
+    );
     assert_eq!(r.to_string(), "Abel_Pacheco_0004");
 }
 
@@ -80,9 +120,11 @@ fn malformed_files_are_errors_naming_the_line() {
 #[test]
 fn people_are_folders_of_images_sorted_by_name() {
     let dir = tempfile::tempdir().expect("tempdir");
-    for (person, files) in
-        [("Zed", vec!["Zed_0002.jpg", "Zed_0001.jpg"]), ("Amy", vec!["Amy_0001.png"]), ("Empty", vec![])]
-    {
+    for (person, files) in [
+        ("Zed", vec!["Zed_0002.jpg", "Zed_0001.jpg"]),
+        ("Amy", vec!["Amy_0001.png"]),
+        ("Empty", vec![]),
+    ] {
         std::fs::create_dir(dir.path().join(person)).expect("mkdir");
         for f in files {
             std::fs::write(dir.path().join(person).join(f), b"x").expect("write");

@@ -4,10 +4,14 @@
 //! `~/detections`, `~/faces` and `/diagnostics`, and calls `~/enroll` (with an image, and from a
 //! camera while frames keep coming), `~/list_people` and `~/forget`.
 //!
-//! A second test drives the node from the committed scenario bag through `facerec play`.
+//! A second test drives the node from the committed scenario bag through `facerec play`; a
+//! third plays the people_mcap bag frame by frame into the node (tracking, anonymous ids, a
+//! stranger named through `~/enroll` with `track_id`) and compares what it publishes with the
+//! replay golden.
 //!
 //! Samples sent before DDS matching are lost, so every step republishes until the answer for
 //! that step's frame (recognised by its `header.frame_id`) arrives, within bounded time.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // test code: a panic is a failure report
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
@@ -618,8 +622,14 @@ async fn node_driven_by_facerec_play() {
     // The gallery: id02 from frames 0-1 of /camera/image_raw, as `facerec replay --enroll` does.
     let gallery = dir.path().join("people.yaml");
     {
-        let mut pipeline =
-            facerec::pipeline::Pipeline::new(facerec::pipeline::PipelineConfig::default()).expect("pipeline");
+        let mut pipeline = facerec::pipeline::Pipeline::new(facerec::pipeline::PipelineConfig {
+            runtime: facerec::runtime::RuntimeConfig {
+                provider: facerec::runtime::Provider::for_tests().expect("FACEREC_TEST_PROVIDER"),
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+        .expect("pipeline");
         let spec = "id02:/camera/image_raw:2".parse().expect("enroll spec");
         let mut replayer =
             facerec::replay::Replayer::new(&mut pipeline, facerec::gallery::Gallery::in_memory(), vec![spec])
@@ -688,5 +698,323 @@ async fn node_driven_by_facerec_play() {
     );
     eprintln!("named from the recording: {seen:?}");
     drop(player);
+    drop(node);
+}
+
+/// Rounds a score as replay records do (4 decimals).
+fn score4(v: f32) -> f64 {
+    (f64::from(v) * 10_000.0).round() / 10_000.0
+}
+
+/// What the node published for one frame, as a replay record (for `facerec::replay::compare`).
+fn record_of(faces: &FaceArray, topic: &str, bag_time_ns: u64) -> facerec::replay::ReplayRecord {
+    let px = |v: f32| (f64::from(v) * 100.0).round() / 100.0;
+    facerec::replay::ReplayRecord {
+        bag_time_ns: Some(bag_time_ns),
+        topic: Some(topic.to_owned()),
+        frame_id: Some(faces.header.frame_id.clone()),
+        stamp_ns: Some(faces.header.stamp.to_nanos()),
+        faces: faces
+            .faces
+            .iter()
+            .map(|f| facerec::replay::ReplayFace {
+                name: f.name.clone(),
+                score: score4(f.score),
+                track_id: (!f.track_id.is_empty()).then(|| f.track_id.parse().expect("a decimal track id")),
+                confirmed: Some(f.track_confirmed),
+                frame_score: (!f.frame_score.is_nan()).then(|| score4(f.frame_score)),
+                anonymous: f.anonymous,
+                det_score: score4(f.detection_score),
+                bbox: [px(f.x), px(f.y), px(f.width), px(f.height)],
+                landmarks: std::array::from_fn(|i| [px(f.landmarks[2 * i]), px(f.landmarks[2 * i + 1])]),
+            })
+            .collect(),
+        error: None,
+    }
+}
+
+/// People over time through the node, the way `facerec replay` runs them: the people_mcap bag's
+/// camera frames published one at a time (each once, the next after the node's answer, so the
+/// node's tracker sees exactly the bag), tracking on (the default) with anonymous ids in memory,
+/// and after frame 80 the stranger carol named through `~/enroll` with her `track_id`, as
+/// `--name-track carol:...:80` does. Every frame the node publishes must match the replay golden
+/// (people_mcap.golden.jsonl): the same track ids, names (ada, bob, the anonymous ids, carol
+/// after she was named), scores within the golden tolerance; Detection2D.id is the track id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn node_tracks_people_as_replay_does() {
+    const PEOPLE_NS: &str = "/people";
+    const CAMERA: &str = "/camera/image_raw/compressed";
+    const NAME_AFTER: usize = 80;
+    let bags = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bags");
+    let bag = bags.join("people_mcap");
+    let domain = 2 + 100 + u16::try_from((std::process::id() + 25) % 97).unwrap_or(0);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let golden = facerec::replay::parse_records(
+        &std::fs::read_to_string(bags.join("people_mcap.golden.jsonl")).expect("golden"),
+    )
+    .expect("golden parses");
+    let golden: Vec<_> = golden
+        .into_iter()
+        .filter(|r| r.topic.as_deref() == Some(CAMERA))
+        .collect();
+    // The track the golden replay named carol (the dominant face of frame 80).
+    let carol_track = golden[NAME_AFTER + 1]
+        .faces
+        .iter()
+        .find(|f| f.name == "carol")
+        .and_then(|f| f.track_id)
+        .expect("carol named in the golden after frame 80");
+
+    // The gallery: ada and bob from their /meet frames, as the golden's replay enrolled them.
+    let gallery = dir.path().join("people.yaml");
+    let frames: Vec<facerec::bag::BagImage> = {
+        let mut pipeline = facerec::pipeline::Pipeline::new(facerec::pipeline::PipelineConfig {
+            runtime: facerec::runtime::RuntimeConfig {
+                provider: facerec::runtime::Provider::for_tests().expect("FACEREC_TEST_PROVIDER"),
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+        .expect("pipeline");
+        let specs = ["ada:/meet/ada/compressed:1", "bob:/meet/bob/compressed:1"]
+            .map(|s| s.parse().expect("enroll spec"))
+            .to_vec();
+        let mut replayer = facerec::replay::Replayer::new(&mut pipeline, facerec::gallery::Gallery::in_memory(), specs)
+            .expect("replayer");
+        let reader = facerec::bag::BagReader::open(&bag).expect("bag opens");
+        let mut frames = Vec::new();
+        for item in reader.images(&[]).expect("images") {
+            let image = item.expect("a good bag");
+            if image.topic == CAMERA {
+                frames.push(image);
+            } else {
+                replayer.process(Ok(image));
+            }
+        }
+        assert_eq!(replayer.summary().enrolled.get("ada"), Some(&1));
+        assert_eq!(replayer.summary().enrolled.get("bob"), Some(&1));
+        replayer.gallery().save_to(&gallery).expect("gallery saved");
+        frames
+    };
+    assert_eq!(frames.len(), golden.len());
+
+    let params = dir.path().join("params.yaml");
+    std::fs::write(
+        &params,
+        format!(
+            "/**:\n  ros__parameters:\n    cameras: [\"{CAMERA}\"]\n    execution_provider: cpu\n    workers: 2\n    \
+             diagnostics_period_s: 0.5\n    anonymous:\n      mode: in_memory\n"
+        ),
+    )
+    .expect("params file");
+    let node = NodeProcess::spawn(domain, PEOPLE_NS, &params, &gallery, dir.path());
+    let (_context, mut peer) = peer_node(domain, "people_peer");
+    let mut detections = subscribe::<Detection2DArray>(&mut peer, &format!("{PEOPLE_NS}/facerec/detections"));
+    let mut faces = subscribe::<FaceArray>(&mut peer, &format!("{PEOPLE_NS}/facerec/faces"));
+    let mut diagnostics = subscribe::<DiagnosticArray>(&mut peer, "/diagnostics");
+    let camera = publisher::<CompressedImage>(
+        &mut peer,
+        CAMERA,
+        QosProfile::publisher_default()
+            .reliability_best_effort()
+            .history(History::KeepLast { depth: 1 }),
+    );
+    let enroll = client::<Enroll>(&mut peer, &format!("{PEOPLE_NS}/facerec/enroll"));
+    let list = client::<ListPeople>(&mut peer, &format!("{PEOPLE_NS}/facerec/list_people"));
+    let message = |image: &facerec::bag::BagImage| match &image.payload {
+        facerec::bag::ImagePayload::Compressed { format, data } => CompressedImage {
+            header: Header {
+                stamp: facerec::ros::msgs::Time::from_nanos(image.header_stamp_ns),
+                frame_id: image.frame_id.clone(),
+            },
+            format: format.clone(),
+            data: data.clone(),
+        },
+        other => panic!("people_mcap holds compressed images, not {other:?}"),
+    };
+
+    // Until the node answers: a frame without faces, stamped a second before the bag (the
+    // tracker sees an empty frame; tracks and anonymous ids are unaffected).
+    let first_stamp = frames[0].header_stamp_ns;
+    let warmup = CompressedImage {
+        header: Header {
+            stamp: facerec::ros::msgs::Time::from_nanos(first_stamp - 1_000_000_000),
+            frame_id: "warmup".into(),
+        },
+        ..message(&frames[0])
+    };
+    let mut warm = warmup.clone();
+    let backdrop = image::RgbImage::from_pixel(320, 240, image::Rgb([90, 90, 90]));
+    warm.data.clear();
+    image::DynamicImage::ImageRgb8(backdrop)
+        .write_to(&mut std::io::Cursor::new(&mut warm.data), image::ImageFormat::Jpeg)
+        .expect("jpeg");
+    let start = Instant::now();
+    'warm: loop {
+        assert!(
+            start.elapsed() < STEP_TIMEOUT,
+            "the node never answered the warm-up frame"
+        );
+        camera.publish(warm.clone()).expect("publish");
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(300);
+        while let Ok(Some(f)) = tokio::time::timeout_at(deadline, faces.recv()).await {
+            if f.header.frame_id == "warmup" {
+                assert!(f.faces.is_empty());
+                break 'warm;
+            }
+        }
+    }
+    // Late copies of the warm-up frame must not be mistaken for answers.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    while faces.try_recv().is_ok() {}
+    while detections.try_recv().is_ok() {}
+
+    tokio::time::timeout(STEP_TIMEOUT, enroll.wait_for_service(&peer))
+        .await
+        .expect("enroll appears");
+    tokio::time::timeout(STEP_TIMEOUT, list.wait_for_service(&peer))
+        .await
+        .expect("list_people appears");
+
+    let mut records = Vec::new();
+    for (i, image) in frames.iter().enumerate() {
+        let msg = message(image);
+        camera.publish(msg.clone()).expect("publish");
+        let f = loop {
+            let f = tokio::time::timeout(Duration::from_secs(30), faces.recv())
+                .await
+                .unwrap_or_else(|_| panic!("no answer for frame {i} (lost on loopback, or the node is stuck)"))
+                .expect("faces channel open");
+            if f.header == msg.header {
+                break f;
+            }
+            assert_ne!(
+                f.header.frame_id, image.frame_id,
+                "frame {i}: an answer for another frame: {:?}",
+                f.header
+            );
+        };
+        let d = loop {
+            let d = tokio::time::timeout(Duration::from_secs(10), detections.recv())
+                .await
+                .expect("detections with the faces")
+                .expect("detections channel open");
+            if d.header == msg.header {
+                break d;
+            }
+        };
+        // Detection2D.id and Face.track_id agree, in the same order, with the same names.
+        let ids: Vec<(&str, &str)> = d
+            .detections
+            .iter()
+            .map(|d| (d.id.as_str(), d.results[0].hypothesis.class_id.as_str()))
+            .collect();
+        let from_faces: Vec<(&str, &str)> = f.faces.iter().map(|f| (f.track_id.as_str(), f.name.as_str())).collect();
+        assert_eq!(ids, from_faces, "frame {i}");
+        records.push(record_of(&f, CAMERA, image.log_time_ns));
+        if i == NAME_AFTER {
+            // "The person you are looking at is carol": her track's samples, no re-capture.
+            let resp: EnrollResponse = tokio::time::timeout(
+                STEP_TIMEOUT,
+                enroll.async_call_service(EnrollRequest {
+                    name: "carol".into(),
+                    track_id: carol_track.to_string(),
+                    ..EnrollRequest::default()
+                }),
+            )
+            .await
+            .expect("enroll answers")
+            .expect("enroll call");
+            assert!(resp.success, "{}", resp.message);
+            assert!(
+                resp.samples_used > 0 && resp.message.contains("anonymous person"),
+                "{}",
+                resp.message
+            );
+            // A name already used, a track never seen: refused, the node goes on.
+            let dee_track = golden[NAME_AFTER]
+                .faces
+                .iter()
+                .filter_map(|f| f.track_id)
+                .find(|&t| t != carol_track)
+                .expect("dee in view at frame 80");
+            for (req, expect) in [
+                (("carol", dee_track.to_string()), "already in the gallery"),
+                (("cara", carol_track.to_string()), "already named 'carol'"),
+                (("eve", "999".to_owned()), "no track 999"),
+            ] {
+                let resp = enroll
+                    .async_call_service(EnrollRequest {
+                        name: req.0.into(),
+                        track_id: req.1,
+                        ..EnrollRequest::default()
+                    })
+                    .await
+                    .expect("enroll call");
+                assert!(!resp.success && resp.message.contains(expect), "{}", resp.message);
+            }
+        }
+    }
+    let diffs = facerec::replay::compare(&golden, &records, facerec::replay::Tolerance::default());
+    assert!(
+        diffs.is_empty(),
+        "the node differs from the replay golden in {} place(s):\n{}",
+        diffs.len(),
+        diffs.join("\n")
+    );
+    // Stable ids: the golden's track ids are the node's; anonymous ids and carol as replay had them.
+    let names: std::collections::BTreeSet<&str> =
+        records.iter().flat_map(|r| &r.faces).map(|f| f.name.as_str()).collect();
+    assert!(
+        names.contains("ada") && names.contains("bob") && names.contains("carol"),
+        "{names:?}"
+    );
+
+    // list_people: carol named, dee still anonymous.
+    let people: ListPeopleResponse =
+        tokio::time::timeout(STEP_TIMEOUT, list.async_call_service(ListPeopleRequest::default()))
+            .await
+            .expect("list answers")
+            .expect("list call");
+    let listed: Vec<(&str, bool)> = people
+        .names
+        .iter()
+        .map(String::as_str)
+        .zip(people.anonymous.iter().copied())
+        .collect();
+    assert!(listed.contains(&("carol", false)), "{listed:?}");
+    assert!(
+        listed.iter().any(|(n, a)| *a && n.starts_with("person_")),
+        "dee keeps an anonymous id: {listed:?}"
+    );
+    let on_disk = std::fs::read_to_string(&gallery).expect("gallery");
+    assert!(on_disk.contains("carol"), "carol saved before the answer");
+
+    // /diagnostics reports the camera's tracker (earlier messages, queued since the start, are
+    // skipped until one from after the bag: dee the one anonymous person left).
+    let start = Instant::now();
+    let started = loop {
+        assert!(start.elapsed() < STEP_TIMEOUT, "no tracker statistics in /diagnostics");
+        let Ok(Some(diag)) = tokio::time::timeout(Duration::from_secs(5), diagnostics.recv()).await else {
+            continue;
+        };
+        let value = |k: &str| {
+            diag.status
+                .iter()
+                .flat_map(|s| &s.values)
+                .find(|v| v.key == k)
+                .map(|v| v.value.clone())
+        };
+        if let (Some(started), Some(_open), Some(anonymous)) = (
+            value("tracks_started"),
+            value("tracks_open"),
+            value("gallery_anonymous"),
+        ) {
+            if anonymous == "1" {
+                break started.parse::<u64>().expect("a count");
+            }
+        }
+    };
+    assert!(started >= 4, "tracks started: {started}");
     drop(node);
 }

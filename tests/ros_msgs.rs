@@ -5,6 +5,7 @@
 //! lists, facerec's from `msg/` and `srv/`), written by
 //! `tests/interop/make_cdr_fixtures.py`. Every field of a sample has its own value, so
 //! a missing, extra, mistyped or misplaced field changes the bytes.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // test code: a panic is a failure report
 
 use std::fmt::Debug;
 use std::path::{Path, PathBuf};
@@ -30,13 +31,22 @@ where
     T: Serialize + DeserializeOwned + PartialEq + Debug,
 {
     let expected = std::fs::read(root().join(format!("tests/fixtures/cdr/{id}.bin"))).unwrap();
-    let rust: T = serde_json::from_value(value.clone()).unwrap_or_else(|e| panic!("{id}: sample does not fit the struct: {e}"));
+    let rust: T =
+        serde_json::from_value(value.clone()).unwrap_or_else(|e| panic!("{id}: sample does not fit the struct: {e}"));
     // Same fields, no more, no fewer: the struct says back exactly the sample.
-    assert_eq!(&serde_json::to_value(&rust).unwrap(), value, "{id}: struct fields differ from the definition");
+    assert_eq!(
+        &serde_json::to_value(&rust).unwrap(),
+        value,
+        "{id}: struct fields differ from the definition"
+    );
 
     let bytes = cdr::to_vec(&rust).unwrap();
     if bytes != expected {
-        let at = bytes.iter().zip(&expected).position(|(a, b)| a != b).unwrap_or(bytes.len().min(expected.len()));
+        let at = bytes
+            .iter()
+            .zip(&expected)
+            .position(|(a, b)| a != b)
+            .unwrap_or(bytes.len().min(expected.len()));
         panic!(
             "{id}: CDR differs from rosbags at byte {at} (rust {} bytes, rosbags {} bytes)\nrust:    {:02x?}\nrosbags: {:02x?}",
             bytes.len(),
@@ -56,7 +66,10 @@ fn message_type<T: RosMessage>() -> String {
 }
 
 fn service_types<S: RosService>() -> (String, String) {
-    (format!("{}/msg/{}_Request", S::PACKAGE, S::NAME), format!("{}/msg/{}_Response", S::PACKAGE, S::NAME))
+    (
+        format!("{}/msg/{}_Request", S::PACKAGE, S::NAME),
+        format!("{}/msg/{}_Response", S::PACKAGE, S::NAME),
+    )
 }
 
 #[test]
@@ -144,18 +157,36 @@ fn fixtures_were_made_from_the_current_msg_and_srv_files() {
     for dir in ["msg", "srv"] {
         for entry in std::fs::read_dir(root().join(dir)).unwrap() {
             let name = format!("{dir}/{}", entry.unwrap().file_name().to_string_lossy());
-            assert!(sources.contains_key(&name), "{name} has no CDR fixture: rerun tests/interop/make_cdr_fixtures.py");
+            assert!(
+                sources.contains_key(&name),
+                "{name} has no CDR fixture: rerun tests/interop/make_cdr_fixtures.py"
+            );
         }
     }
 }
 
 #[test]
 fn dds_type_names() {
-    assert_eq!(msgs::Image::type_name().dds_msg_type(), "sensor_msgs::msg::dds_::Image_");
-    assert_eq!(msgs::CompressedImage::type_name().dds_msg_type(), "sensor_msgs::msg::dds_::CompressedImage_");
-    assert_eq!(msgs::Detection2DArray::type_name().dds_msg_type(), "vision_msgs::msg::dds_::Detection2DArray_");
-    assert_eq!(msgs::DiagnosticArray::type_name().dds_msg_type(), "diagnostic_msgs::msg::dds_::DiagnosticArray_");
-    assert_eq!(msgs::FaceArray::type_name().dds_msg_type(), "facerec::msg::dds_::FaceArray_");
+    assert_eq!(
+        msgs::Image::type_name().dds_msg_type(),
+        "sensor_msgs::msg::dds_::Image_"
+    );
+    assert_eq!(
+        msgs::CompressedImage::type_name().dds_msg_type(),
+        "sensor_msgs::msg::dds_::CompressedImage_"
+    );
+    assert_eq!(
+        msgs::Detection2DArray::type_name().dds_msg_type(),
+        "vision_msgs::msg::dds_::Detection2DArray_"
+    );
+    assert_eq!(
+        msgs::DiagnosticArray::type_name().dds_msg_type(),
+        "diagnostic_msgs::msg::dds_::DiagnosticArray_"
+    );
+    assert_eq!(
+        msgs::FaceArray::type_name().dds_msg_type(),
+        "facerec::msg::dds_::FaceArray_"
+    );
     let enroll = msgs::Enroll::type_name();
     assert_eq!((enroll.package_name(), enroll.type_name()), ("facerec", "Enroll"));
     assert_eq!(msgs::ListPeople::type_name().type_name(), "ListPeople");

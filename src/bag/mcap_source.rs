@@ -12,8 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use mcap::sans_io::{
-    IndexedReadEvent, IndexedReader, IndexedReaderOptions, SummaryReadEvent, SummaryReader,
-    SummaryReaderOptions,
+    IndexedReadEvent, IndexedReader, IndexedReaderOptions, SummaryReadEvent, SummaryReader, SummaryReaderOptions,
 };
 use mcap::{McapError, Summary};
 
@@ -26,10 +25,7 @@ const MAX_RECORD_BYTES: usize = 1 << 30;
 /// Reads the summary section; `Ok(None)` when the file has none.
 fn read_summary(path: &Path) -> Result<Result<Option<Summary>, McapError>, BagError> {
     let mut file = File::open(path).map_err(|source| io_error(path, source))?;
-    let size = file
-        .metadata()
-        .map_err(|source| io_error(path, source))?
-        .len();
+    let size = file.metadata().map_err(|source| io_error(path, source))?.len();
     let mut reader = SummaryReader::new_with_options(
         SummaryReaderOptions::default()
             .with_file_size(size)
@@ -37,12 +33,8 @@ fn read_summary(path: &Path) -> Result<Result<Option<Summary>, McapError>, BagEr
     );
     while let Some(event) = reader.next_event() {
         let step = match event {
-            Ok(SummaryReadEvent::ReadRequest(n)) => file
-                .read(reader.insert(n))
-                .map(|read| reader.notify_read(read)),
-            Ok(SummaryReadEvent::SeekRequest(to)) => {
-                file.seek(to).map(|pos| reader.notify_seeked(pos))
-            }
+            Ok(SummaryReadEvent::ReadRequest(n)) => file.read(reader.insert(n)).map(|read| reader.notify_read(read)),
+            Ok(SummaryReadEvent::SeekRequest(to)) => file.seek(to).map(|pos| reader.notify_seeked(pos)),
             Err(e) => return Ok(Err(e)),
         };
         step.map_err(|source| io_error(path, source))?;
@@ -68,11 +60,7 @@ fn usable_summary(path: &Path) -> Result<Option<Summary>, BagError> {
 }
 
 fn channel_type(channel: &mcap::Channel) -> String {
-    channel
-        .schema
-        .as_ref()
-        .map(|s| s.name.clone())
-        .unwrap_or_default()
+    channel.schema.as_ref().map(|s| s.name.clone()).unwrap_or_default()
 }
 
 fn add_topic(topics: &mut Vec<TopicInfo>, channel: &mcap::Channel, count: Option<u64>) {
@@ -98,12 +86,10 @@ pub(crate) fn topics(path: &Path) -> Result<Vec<TopicInfo>, BagError> {
         let mut channels: Vec<_> = summary.channels.values().collect();
         channels.sort_by_key(|c| c.id);
         for channel in channels {
-            let count = summary.stats.as_ref().map(|s| {
-                s.channel_message_counts
-                    .get(&channel.id)
-                    .copied()
-                    .unwrap_or(0)
-            });
+            let count = summary
+                .stats
+                .as_ref()
+                .map(|s| s.channel_message_counts.get(&channel.id).copied().unwrap_or(0));
             add_topic(&mut topics, channel, count);
         }
         return Ok(topics);
@@ -114,10 +100,7 @@ pub(crate) fn topics(path: &Path) -> Result<Vec<TopicInfo>, BagError> {
     for message in stream {
         // A damaged tail is reported when the messages are read; the topics before it count.
         let Ok(message) = message else { break };
-        match counts
-            .iter_mut()
-            .find(|(c, _)| Arc::ptr_eq(c, &message.channel))
-        {
+        match counts.iter_mut().find(|(c, _)| Arc::ptr_eq(c, &message.channel)) {
             Some((_, n)) => *n += 1,
             None => counts.push((message.channel.clone(), 1)),
         }
@@ -132,20 +115,16 @@ pub(crate) fn topics(path: &Path) -> Result<Vec<TopicInfo>, BagError> {
 /// Maps an MCAP error met after `messages_read` messages to a bag error naming the file.
 fn stream_error(path: &Path, messages_read: u64, e: McapError) -> BagError {
     match e {
-        McapError::UnexpectedEof | McapError::UnexpectedEoc | McapError::BadFooter => {
-            BagError::Truncated {
-                path: path.to_owned(),
-                messages_read,
-                reason: e.to_string(),
-            }
-        }
-        McapError::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
-            BagError::Truncated {
-                path: path.to_owned(),
-                messages_read,
-                reason: io.to_string(),
-            }
-        }
+        McapError::UnexpectedEof | McapError::UnexpectedEoc | McapError::BadFooter => BagError::Truncated {
+            path: path.to_owned(),
+            messages_read,
+            reason: e.to_string(),
+        },
+        McapError::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => BagError::Truncated {
+            path: path.to_owned(),
+            messages_read,
+            reason: io.to_string(),
+        },
         other => BagError::Mcap {
             path: path.to_owned(),
             messages_read,
@@ -189,12 +168,7 @@ impl IndexedSource {
             .channels
             .iter()
             .filter(|(_, c)| wanted.contains(&c.topic))
-            .map(|(id, c)| {
-                (
-                    *id,
-                    (Arc::from(c.topic.as_str()), Arc::from(channel_type(c))),
-                )
-            })
+            .map(|(id, c)| (*id, (Arc::from(c.topic.as_str()), Arc::from(channel_type(c)))))
             .collect();
         // An empty topic filter means "everything" to the mcap crate: build no reader instead.
         let reader = if channels.is_empty() {
@@ -203,10 +177,7 @@ impl IndexedSource {
             let options = IndexedReaderOptions::new()
                 .include_topics(wanted.iter().cloned())
                 .with_record_length_limit(MAX_RECORD_BYTES);
-            Some(
-                IndexedReader::new_with_options(&summary, options)
-                    .map_err(|e| stream_error(path, 0, e))?,
-            )
+            Some(IndexedReader::new_with_options(&summary, options).map_err(|e| stream_error(path, 0, e))?)
         };
         Ok(Self {
             path: path.to_owned(),
@@ -231,15 +202,10 @@ impl IndexedSource {
                 Fail(McapError),
             }
             let step = match self.reader.as_mut()?.next_event()? {
-                Ok(IndexedReadEvent::ReadChunkRequest { offset, length }) => {
-                    Step::Read(offset, length)
+                Ok(IndexedReadEvent::ReadChunkRequest { offset, length }) => Step::Read(offset, length),
+                Ok(IndexedReadEvent::Message { header, data }) => {
+                    Step::Message(header.channel_id, header.sequence, header.log_time, data.to_vec())
                 }
-                Ok(IndexedReadEvent::Message { header, data }) => Step::Message(
-                    header.channel_id,
-                    header.sequence,
-                    header.log_time,
-                    data.to_vec(),
-                ),
                 Err(e) => Step::Fail(e),
             };
             match step {
@@ -322,9 +288,7 @@ impl Source for IndexedSource {
         let mut group = vec![first];
         loop {
             match self.pull() {
-                Some(Ok(record))
-                    if group.first().map(|f| f.log_time_ns) == Some(record.log_time_ns) =>
-                {
+                Some(Ok(record)) if group.first().map(|f| f.log_time_ns) == Some(record.log_time_ns) => {
                     group.push(record)
                 }
                 Some(Ok(record)) => {

@@ -1,12 +1,15 @@
 //! The two ROS 2 image messages a bag replay reads, decoded from their CDR bytes.
 //!
-//! Own serde structs for `sensor_msgs/msg/Image` and `sensor_msgs/msg/CompressedImage` (field
-//! order as in the official .msg files), so that the core library stays free of ROS crates.
+//! Own serde structs for `sensor_msgs/msg/Image` and `sensor_msgs/msg/CompressedImage` with
+//! their `std_msgs/Header` and `builtin_interfaces/Time` (field order as in the official .msg
+//! files), free of ROS crates. They are the crate's only definition of these messages:
+//! `ros::msgs` re-exports them with their ROS names for the node (checked byte for byte
+//! against rosbags' CDR in `tests/ros_msgs.rs`).
 //! Decoding checks the 4-byte encapsulation header and that nothing but alignment padding
 //! follows the message; every failure is a `String` reason that the caller wraps into a
 //! [`super::BagError::Malformed`] naming file, topic and time.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// `sensor_msgs/msg/Image`.
 pub const IMAGE_TYPE: &str = "sensor_msgs/msg/Image";
@@ -34,40 +37,75 @@ impl ImageKind {
     }
 }
 
-#[derive(Debug, Deserialize)]
-pub(crate) struct Time {
+/// `builtin_interfaces/msg/Time`: seconds and nanoseconds since the Unix epoch (or
+/// since the simulation start, under sim time).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Time {
     pub sec: i32,
+    /// Sub-second part, `0..1_000_000_000`.
     pub nanosec: u32,
 }
 
 impl Time {
-    /// Nanoseconds since the epoch (negative for stamps before it; cannot overflow i64).
-    pub fn as_nanos(&self) -> i64 {
+    /// From nanoseconds since the epoch; negative times keep `nanosec` positive,
+    /// as ROS does (-1.5 s is `sec = -2, nanosec = 500_000_000`). Saturates at
+    /// the `i32` seconds range.
+    pub fn from_nanos(nanos: i64) -> Self {
+        let sec = nanos.div_euclid(1_000_000_000);
+        let nanosec = nanos.rem_euclid(1_000_000_000);
+        let sec = sec.clamp(i64::from(i32::MIN), i64::from(i32::MAX));
+        Self {
+            sec: i32::try_from(sec).unwrap_or(if sec < 0 { i32::MIN } else { i32::MAX }),
+            nanosec: u32::try_from(nanosec).unwrap_or(0),
+        }
+    }
+
+    /// Nanoseconds since the epoch.
+    pub fn to_nanos(self) -> i64 {
         i64::from(self.sec) * 1_000_000_000 + i64::from(self.nanosec)
+    }
+
+    /// The system clock now.
+    pub fn now() -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+            .unwrap_or(0);
+        Self::from_nanos(nanos)
     }
 }
 
-#[derive(Debug, Deserialize)]
-pub(crate) struct Header {
+/// `std_msgs/msg/Header`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Header {
     pub stamp: Time,
+    /// Coordinate frame of the data (for an image: the camera's optical frame).
     pub frame_id: String,
 }
 
-#[derive(Debug, Deserialize)]
-pub(crate) struct Image {
+/// `sensor_msgs/msg/Image`: raw pixels, `step` bytes per row.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Image {
     pub header: Header,
+    /// Rows.
     pub height: u32,
+    /// Columns.
     pub width: u32,
+    /// Pixel encoding, e.g. `rgb8`, `bgr8`, `mono8` (see `sensor_msgs/image_encodings.hpp`).
     pub encoding: String,
     pub is_bigendian: u8,
+    /// Bytes per row, at least `width * bytes_per_pixel`.
     pub step: u32,
+    /// `step * height` bytes.
     #[serde(with = "serde_bytes")]
     pub data: Vec<u8>,
 }
 
-#[derive(Debug, Deserialize)]
-pub(crate) struct CompressedImage {
+/// `sensor_msgs/msg/CompressedImage`: an encoded image (`jpeg`, `png`, ...).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompressedImage {
     pub header: Header,
+    /// Compression format; image_transport writes e.g. `rgb8; jpeg compressed bgr8`.
     pub format: String,
     #[serde(with = "serde_bytes")]
     pub data: Vec<u8>,
@@ -93,11 +131,9 @@ pub(crate) fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, St
         [0x00, 0x00] | [0x00, 0x06] => cdr_encoding::from_bytes::<T, byteorder::BigEndian>(body),
         [0x00, 0x01] | [0x00, 0x07] => cdr_encoding::from_bytes::<T, byteorder::LittleEndian>(body),
         _ if bytes.starts_with(ZSTD_MAGIC) => {
-            return Err(
-                "the message is zstd-compressed, but the bag's metadata.yaml does not \
+            return Err("the message is zstd-compressed, but the bag's metadata.yaml does not \
                         say so (open the bag directory rather than the file)"
-                    .to_owned(),
-            )
+                .to_owned())
         }
         [a, b] => {
             return Err(format!(

@@ -23,10 +23,8 @@ fn connect(path: &Path) -> Result<Connection, BagError> {
     let conn = Connection::open_with_flags(path, flags).map_err(sqlite_error(path))?;
     // Opening is lazy: touch the schema now so that a file that is no database, or a bag
     // without rosbag2 tables, fails here with a clear error.
-    conn.query_row("SELECT COUNT(*) FROM topics", [], |row| {
-        row.get::<_, i64>(0)
-    })
-    .map_err(sqlite_error(path))?;
+    conn.query_row("SELECT COUNT(*) FROM topics", [], |row| row.get::<_, i64>(0))
+        .map_err(sqlite_error(path))?;
     Ok(conn)
 }
 
@@ -135,9 +133,7 @@ impl SqliteSource {
     fn fetch(&self, key: Key) -> Result<Record, BagError> {
         let data: Vec<u8> = self
             .conn
-            .query_row("SELECT data FROM messages WHERE id = ?1", [key.id], |row| {
-                row.get(0)
-            })
+            .query_row("SELECT data FROM messages WHERE id = ?1", [key.id], |row| row.get(0))
             .map_err(sqlite_error(&self.path))?;
         let log_time_ns = u64::try_from(key.timestamp).map_err(|_| BagError::Malformed {
             path: self.path.clone(),

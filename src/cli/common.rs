@@ -4,10 +4,55 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::Args;
+use clap::{Args, ValueEnum};
 use facerec::detect::DetectorKind;
 use facerec::runtime::Provider;
 use facerec::{Pipeline, PipelineConfig};
+
+/// `--detector`: the library's [`DetectorKind`] as a command-line value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DetectorArg {
+    /// RetinaFace MobileNet-0.25 (any input size).
+    Retinaface,
+    /// YuNet 2023mar (fixed 640x640 input).
+    Yunet,
+    /// SCRFD-2.5G-KPS (InsightFace, research-only licence; `scripts/fetch_models.sh --research`).
+    Scrfd,
+}
+
+impl From<DetectorArg> for DetectorKind {
+    fn from(arg: DetectorArg) -> Self {
+        match arg {
+            DetectorArg::Retinaface => Self::Retinaface,
+            DetectorArg::Yunet => Self::Yunet,
+            DetectorArg::Scrfd => Self::Scrfd,
+        }
+    }
+}
+
+/// `--provider`: the library's [`Provider`] as a command-line value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProviderArg {
+    /// Plain CPU.
+    Cpu,
+    /// NVIDIA CUDA; failing to load it is an error.
+    Cuda,
+    /// NVIDIA TensorRT (with CUDA for the nodes it does not take); failing to load is an error.
+    Tensorrt,
+    /// CUDA when it loads, otherwise CPU, saying so in the log.
+    Auto,
+}
+
+impl From<ProviderArg> for Provider {
+    fn from(arg: ProviderArg) -> Self {
+        match arg {
+            ProviderArg::Cpu => Self::Cpu,
+            ProviderArg::Cuda => Self::Cuda,
+            ProviderArg::Tensorrt => Self::Tensorrt,
+            ProviderArg::Auto => Self::Auto,
+        }
+    }
+}
 
 #[derive(Debug, Clone, Args)]
 pub struct PipelineOpts {
@@ -16,16 +61,25 @@ pub struct PipelineOpts {
     pub config: Option<PathBuf>,
     /// Face detector.
     #[arg(long, global = true, value_enum)]
-    pub detector: Option<DetectorKind>,
+    pub detector: Option<DetectorArg>,
     /// Detector model file (default: the shipped one for --detector).
     #[arg(long, global = true)]
     pub detector_model: Option<PathBuf>,
     /// Embedder model file (default: the shipped SFace).
     #[arg(long, global = true)]
     pub embedder_model: Option<PathBuf>,
+    /// Feed the embedder BGR instead of RGB (for embedders trained on BGR faces).
+    #[arg(long, global = true)]
+    pub embedder_bgr: Option<bool>,
+    /// Embedder input = (pixel - mean) * scale: the mean (0 for SFace, which normalises itself).
+    #[arg(long, global = true)]
+    pub embedder_mean: Option<f32>,
+    /// Embedder input = (pixel - mean) * scale: the scale (1 for SFace).
+    #[arg(long, global = true)]
+    pub embedder_scale: Option<f32>,
     /// Execution provider.
     #[arg(long, global = true, value_enum)]
-    pub provider: Option<Provider>,
+    pub provider: Option<ProviderArg>,
     /// Intra-op threads for ONNX Runtime (0: one per core).
     #[arg(long, global = true)]
     pub threads: Option<usize>,
@@ -45,7 +99,7 @@ impl PipelineOpts {
             None => PipelineConfig::default(),
         };
         if let Some(kind) = self.detector {
-            config = config.with_detector(kind);
+            config = config.with_detector(kind.into());
         }
         if let Some(model) = &self.detector_model {
             config.detector.model = model.clone();
@@ -53,8 +107,17 @@ impl PipelineOpts {
         if let Some(model) = &self.embedder_model {
             config.embedder.model = model.clone();
         }
+        if let Some(bgr) = self.embedder_bgr {
+            config.embedder.bgr = bgr;
+        }
+        if let Some(mean) = self.embedder_mean {
+            config.embedder.mean = mean;
+        }
+        if let Some(scale) = self.embedder_scale {
+            config.embedder.scale = scale;
+        }
         if let Some(provider) = self.provider {
-            config.runtime.provider = provider;
+            config.runtime.provider = provider.into();
         }
         if let Some(threads) = self.threads {
             config.runtime.intra_threads = threads;
@@ -65,6 +128,7 @@ impl PipelineOpts {
         if let Some(s) = self.min_score {
             config.detector.score_threshold = s;
         }
+        config.validate()?;
         Ok(config)
     }
 

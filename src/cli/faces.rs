@@ -6,7 +6,7 @@ use anyhow::{bail, Context};
 use facerec::enroll::EnrollPolicy;
 use facerec::frame::Frame;
 use facerec::gallery::Gallery;
-use facerec::pipeline::Face;
+use facerec::pipeline::{Face, Timed};
 use facerec::Pipeline;
 use serde_json::json;
 
@@ -18,7 +18,7 @@ fn open(path: &Path) -> anyhow::Result<Frame> {
 pub fn detect(pipeline: &mut Pipeline, images: &[PathBuf]) -> anyhow::Result<()> {
     for path in images {
         let frame = open(path)?;
-        let (faces, timings) = pipeline.detect(&frame)?;
+        let Timed { faces, timings } = pipeline.detect(&frame)?;
         let line = json!({
             "image": path.display().to_string(),
             "width": frame.width(),
@@ -34,11 +34,18 @@ pub fn detect(pipeline: &mut Pipeline, images: &[PathBuf]) -> anyhow::Result<()>
 /// The dominant face of an image, embedded, following the enrolment policy.
 pub fn dominant_face(pipeline: &mut Pipeline, policy: &EnrollPolicy, path: &Path) -> anyhow::Result<Face> {
     let frame = open(path)?;
-    let (detections, mut timings) = pipeline.detect(&frame)?;
-    let index = policy.select(&frame, &detections).with_context(|| format!("{}", path.display()))?;
+    let Timed {
+        faces: detections,
+        mut timings,
+    } = pipeline.detect(&frame)?;
+    let index = policy
+        .select(&frame, &detections)
+        .with_context(|| format!("{}", path.display()))?;
     let detection = detections.into_iter().nth(index).context("dominant face vanished")?;
     let mut faces = pipeline.embed_detections(&frame, vec![detection], &mut timings)?;
-    faces.pop().with_context(|| format!("{}: face landmarks cannot be aligned", path.display()))
+    faces
+        .pop()
+        .with_context(|| format!("{}: face landmarks cannot be aligned", path.display()))
 }
 
 /// `facerec enroll`: adds the dominant face of each image under one name and saves the gallery.
@@ -54,7 +61,54 @@ pub fn enroll(pipeline: &mut Pipeline, gallery_path: &Path, name: &str, images: 
     let count = vectors.len();
     gallery.add_and_save(name, vectors)?;
     let total = gallery.people().find(|(n, _)| *n == name).map_or(count, |(_, c)| c);
-    println!("enrolled {name}: {count} new sample(s), {total} in total; gallery {} has {} people", gallery_path.display(), gallery.len());
+    println!(
+        "enrolled {name}: {count} new sample(s), {total} in total; gallery {} has {} people",
+        gallery_path.display(),
+        gallery.len()
+    );
+    Ok(())
+}
+
+/// `facerec enroll --from-anonymous ID --name NAME`: the anonymous person ID becomes NAME, with
+/// the samples collected while they were a stranger; saved before the answer.
+pub fn enroll_from_anonymous(gallery_path: &Path, name: &str, id: &str) -> anyhow::Result<()> {
+    let mut gallery = Gallery::load(gallery_path)?;
+    let samples = facerec::people::People::name_anonymous(&mut gallery, [], id, name, true)?;
+    println!(
+        "enrolled {name} from anonymous {id}: {samples} sample(s); gallery {} has {} people",
+        gallery_path.display(),
+        gallery.len()
+    );
+    Ok(())
+}
+
+/// `facerec people`: lists a gallery's people, anonymous ones marked; `--forget` removes one.
+pub fn people(gallery_path: &Path, forget: Option<&str>, as_json: bool) -> anyhow::Result<()> {
+    let mut gallery = Gallery::load(gallery_path)?;
+    if let Some(name) = forget {
+        let removed = gallery.remove_and_save(name)?;
+        if removed == 0 {
+            bail!("nobody called '{name}' is in {}", gallery_path.display());
+        }
+        eprintln!("forgot {name} ({removed} sample(s))");
+    }
+    for p in gallery.person_info() {
+        if as_json {
+            println!("{}", serde_json::to_string(&p)?);
+        } else {
+            println!(
+                "{}{}: {} sample(s){}",
+                p.name,
+                if p.anonymous { " (anonymous)" } else { "" },
+                p.samples,
+                if p.learned > 0 {
+                    format!(", {} learned", p.learned)
+                } else {
+                    String::new()
+                }
+            );
+        }
+    }
     Ok(())
 }
 
@@ -74,7 +128,7 @@ pub fn identify(
     }
     for path in images {
         let frame = open(path)?;
-        let (faces, timings) = pipeline.recognize(&frame, &gallery)?;
+        let Timed { faces, timings } = pipeline.recognize(&frame, &gallery)?;
         if as_json {
             let line = json!({ "image": path.display().to_string(), "faces": faces, "timings_ms": timings });
             println!("{line}");
@@ -91,7 +145,9 @@ pub fn identify(
         if let Some(out) = annotate {
             let mut image = frame.into_rgb();
             facerec::annotate::draw(&mut image, &faces);
-            image.save(out).with_context(|| format!("cannot write {}", out.display()))?;
+            image
+                .save(out)
+                .with_context(|| format!("cannot write {}", out.display()))?;
         }
     }
     Ok(())
@@ -99,16 +155,26 @@ pub fn identify(
 
 /// `facerec compare`: similarity of the dominant faces of two images.
 pub fn compare(pipeline: &mut Pipeline, a: &Path, b: &Path, as_json: bool) -> anyhow::Result<()> {
-    let policy = EnrollPolicy { min_face_px: 0.0, min_sharpness: 0.0, ..EnrollPolicy::default() };
+    let policy = EnrollPolicy {
+        min_face_px: 0.0,
+        min_sharpness: 0.0,
+        ..EnrollPolicy::default()
+    };
     let fa = dominant_face(pipeline, &policy, a)?;
     let fb = dominant_face(pipeline, &policy, b)?;
     let similarity = facerec::embed::cosine(&fa.embedding, &fb.embedding);
     let same = similarity >= pipeline.threshold();
     if as_json {
-        println!("{}", json!({ "similarity": similarity, "threshold": pipeline.threshold(), "same": same }));
+        println!(
+            "{}",
+            json!({ "similarity": similarity, "threshold": pipeline.threshold(), "same": same })
+        );
     } else {
         let verdict = if same { "same person" } else { "different people" };
-        println!("similarity {similarity:.3} (threshold {:.3}): {verdict}", pipeline.threshold());
+        println!(
+            "similarity {similarity:.3} (threshold {:.3}): {verdict}",
+            pipeline.threshold()
+        );
     }
     Ok(())
 }

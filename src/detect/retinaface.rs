@@ -3,7 +3,7 @@
 //!
 //! Outputs: `loc` [1,P,4], `conf` [1,P,2], `landmarks` [1,P,10], P priors over strides 8, 16, 32.
 
-use super::{output, BBox, DetectError, Detection, FrameFromInput, Point};
+use super::{output, DetectError, Detection, FrameFromInput};
 
 const MIN_SIZES: [[f32; 2]; 3] = [[16.0, 32.0], [64.0, 128.0], [256.0, 512.0]];
 const STEPS: [u32; 3] = [8, 16, 32];
@@ -54,12 +54,13 @@ pub fn decode(
     let conf = output(outputs, "conf", n * 2)?;
     let landmarks = output(outputs, "landmarks", n * 10)?;
     let mut faces = Vec::new();
-    for (((prior, l), c), lm) in
-        priors.iter().zip(loc.chunks_exact(4)).zip(conf.chunks_exact(2)).zip(landmarks.chunks_exact(10))
+    for (((prior, l), c), lm) in priors
+        .iter()
+        .zip(loc.as_chunks::<4>().0)
+        .zip(conf.as_chunks::<2>().0)
+        .zip(landmarks.as_chunks::<10>().0)
     {
-        let (&[pcx, pcy, pw, ph], &[l0, l1, l2, l3], &[c0, c1]) = (prior, l, c) else {
-            continue;
-        };
+        let (&[pcx, pcy, pw, ph], &[l0, l1, l2, l3], &[c0, c1]) = (prior, l, c);
         // The export applies softmax; normalising again keeps raw logits working too.
         let score = if (c0 + c1 - 1.0).abs() < 1e-3 && c1 >= 0.0 {
             c1
@@ -73,24 +74,12 @@ pub fn decode(
         let cy = pcy + l1 * VARIANCES[0] * ph;
         let w = pw * (l2 * VARIANCES[1]).exp();
         let h = ph * (l3 * VARIANCES[1]).exp();
-        let top_left = frame_from_input.point(cx - w / 2.0, cy - h / 2.0);
-        let bottom_right = frame_from_input.point(cx + w / 2.0, cy + h / 2.0);
-        let mut points = [Point { x: 0.0, y: 0.0 }; 5];
-        for (point, xy) in points.iter_mut().zip(lm.chunks_exact(2)) {
-            if let &[dx, dy] = xy {
-                *point = frame_from_input.point(pcx + dx * VARIANCES[0] * pw, pcy + dy * VARIANCES[0] * ph);
-            }
+        let mut points = [[0.0; 2]; 5];
+        for (point, &[dx, dy]) in points.iter_mut().zip(lm.as_chunks::<2>().0) {
+            *point = [pcx + dx * VARIANCES[0] * pw, pcy + dy * VARIANCES[0] * ph];
         }
-        faces.push(Detection {
-            bbox: BBox {
-                x: top_left.x,
-                y: top_left.y,
-                width: bottom_right.x - top_left.x,
-                height: bottom_right.y - top_left.y,
-            },
-            score,
-            landmarks: points,
-        });
+        let corners = [cx - w / 2.0, cy - h / 2.0, cx + w / 2.0, cy + h / 2.0];
+        faces.push(frame_from_input.detection(corners, points, score));
     }
     Ok(faces)
 }

@@ -2,7 +2,7 @@
 //!
 //! Outputs `cls_S` [1,P,1], `obj_S` [1,P,1], `bbox_S` [1,P,4], `kps_S` [1,P,10] for S in 8, 16, 32.
 
-use super::{output, BBox, DetectError, Detection, FrameFromInput, Point};
+use super::{output, DetectError, Detection, FrameFromInput};
 
 const STRIDES: [u32; 3] = [8, 16, 32];
 
@@ -23,38 +23,29 @@ pub fn decode(
         let bbox = output(outputs, &format!("bbox_{stride}"), n * 4)?;
         let kps = output(outputs, &format!("kps_{stride}"), n * 10)?;
         let s = stride as f32;
-        for (idx, ((&c, &o), (b, k))) in
-            cls.iter().zip(obj.iter()).zip(bbox.chunks_exact(4).zip(kps.chunks_exact(10))).enumerate()
+        for (idx, ((&c, &o), (b, k))) in cls
+            .iter()
+            .zip(obj.iter())
+            .zip(bbox.as_chunks::<4>().0.iter().zip(kps.as_chunks::<10>().0))
+            .enumerate()
         {
             let score = (c.clamp(0.0, 1.0) * o.clamp(0.0, 1.0)).sqrt();
             if score < score_threshold {
                 continue;
             }
-            let &[b0, b1, b2, b3] = b else { continue };
+            let &[b0, b1, b2, b3] = b;
             let col = (idx % cols) as f32;
             let row = (idx / cols) as f32;
             let cx = (col + b0) * s;
             let cy = (row + b1) * s;
             let w = b2.exp() * s;
             let h = b3.exp() * s;
-            let top_left = frame_from_input.point(cx - w / 2.0, cy - h / 2.0);
-            let bottom_right = frame_from_input.point(cx + w / 2.0, cy + h / 2.0);
-            let mut points = [Point { x: 0.0, y: 0.0 }; 5];
-            for (point, xy) in points.iter_mut().zip(k.chunks_exact(2)) {
-                if let &[kx, ky] = xy {
-                    *point = frame_from_input.point((kx + col) * s, (ky + row) * s);
-                }
+            let mut points = [[0.0; 2]; 5];
+            for (point, &[kx, ky]) in points.iter_mut().zip(k.as_chunks::<2>().0) {
+                *point = [(kx + col) * s, (ky + row) * s];
             }
-            faces.push(Detection {
-                bbox: BBox {
-                    x: top_left.x,
-                    y: top_left.y,
-                    width: bottom_right.x - top_left.x,
-                    height: bottom_right.y - top_left.y,
-                },
-                score,
-                landmarks: points,
-            });
+            let corners = [cx - w / 2.0, cy - h / 2.0, cx + w / 2.0, cy + h / 2.0];
+            faces.push(frame_from_input.detection(corners, points, score));
         }
     }
     Ok(faces)

@@ -34,6 +34,9 @@ pub struct CacheSetting {
     pub detector_sha256: String,
     pub detector_input_size: u32,
     pub detector_nms_iou: f32,
+    pub detector_max_upscale: f32,
+    pub detector_border_pad: f32,
+    pub detector_close_face_fraction: f32,
     pub policy: FacePolicy,
     /// Which detection is taken when a photo has several.
     pub selection: String,
@@ -43,7 +46,11 @@ impl CacheSetting {
     /// The setting of a pipeline built for evaluation with `policy`.
     pub fn of(pipeline: &Pipeline, policy: &FacePolicy) -> Result<Self, EvalError> {
         let config = pipeline.config();
-        let name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = |p: &Path| {
+            p.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        };
         Ok(Self {
             format: FORMAT,
             embedder_file: pipeline.model_tag().file.clone(),
@@ -57,6 +64,9 @@ impl CacheSetting {
                 .map_err(|e| EvalError::Cache(format!("cannot hash the detector model: {e}")))?,
             detector_input_size: config.detector.input_size,
             detector_nms_iou: config.detector.nms_iou,
+            detector_max_upscale: config.detector.max_upscale,
+            detector_border_pad: config.detector.border_pad,
+            detector_close_face_fraction: config.detector.close_face_fraction,
             policy: *policy,
             selection: super::faces::SELECTION_RULE.to_owned(),
         })
@@ -95,7 +105,12 @@ pub struct EmbeddingCache {
 fn stamp(path: &Path) -> Option<(String, u64, u128)> {
     let abs = std::fs::canonicalize(path).ok()?;
     let meta = std::fs::metadata(&abs).ok()?;
-    let mtime = meta.modified().ok()?.duration_since(std::time::UNIX_EPOCH).ok()?.as_nanos();
+    let mtime = meta
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_nanos();
     Some((abs.to_string_lossy().into_owned(), meta.len(), mtime))
 }
 
@@ -110,7 +125,12 @@ impl EmbeddingCache {
             .filter(|f| f.setting == setting)
             .map(|f| f.entries)
             .unwrap_or_default();
-        Self { path, setting, entries, unsaved: 0 }
+        Self {
+            path,
+            setting,
+            entries,
+            unsaved: 0,
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -128,7 +148,10 @@ impl EmbeddingCache {
     /// The cached face of a photo, if the photo is unchanged since it was stored.
     pub fn get(&self, image: &Path) -> Option<&ImageFace> {
         let (key, size, mtime_ns) = stamp(image)?;
-        self.entries.get(&key).filter(|e| e.size == size && e.mtime_ns == mtime_ns).map(|e| &e.face)
+        self.entries
+            .get(&key)
+            .filter(|e| e.size == size && e.mtime_ns == mtime_ns)
+            .map(|e| &e.face)
     }
 
     /// Stores the face of a photo (in memory; `save` writes).
@@ -146,11 +169,17 @@ impl EmbeddingCache {
 
     /// Writes the cache file atomically.
     pub fn save(&mut self) -> Result<(), EvalError> {
-        let io = |source: std::io::Error| EvalError::Io { path: self.path.display().to_string(), source };
+        let io = |source: std::io::Error| EvalError::Io {
+            path: self.path.display().to_string(),
+            source,
+        };
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
-        let file = CacheFile { setting: self.setting.clone(), entries: std::mem::take(&mut self.entries) };
+        let file = CacheFile {
+            setting: self.setting.clone(),
+            entries: std::mem::take(&mut self.entries),
+        };
         let bytes = serde_json::to_vec(&file);
         self.entries = file.entries;
         let bytes = bytes.map_err(|e| EvalError::Cache(e.to_string()))?;

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::detect::{BBox, Detection};
 use crate::frame::Frame;
-use crate::pipeline::{Pipeline, PipelineConfig, PipelineError, StageTimings};
+use crate::pipeline::{Pipeline, PipelineConfig, PipelineError, Timed};
 
 /// Score thresholds for picking the evaluated face.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -35,7 +35,13 @@ impl FacePolicy {
         let min_score = config.detector.score_threshold;
         let retry_min_score = retry_min_score.min(min_score);
         config.detector.score_threshold = retry_min_score;
-        (Self { min_score, retry_min_score }, config)
+        (
+            Self {
+                min_score,
+                retry_min_score,
+            },
+            config,
+        )
     }
 }
 
@@ -88,10 +94,20 @@ pub fn central_subject(detections: &[&Detection], width: u32, height: u32) -> Op
 /// Detects, picks and embeds the evaluated face of one photo. The pipeline must have been built
 /// from the configuration `FacePolicy::for_config` returned.
 pub fn face_for_frame(pipeline: &mut Pipeline, frame: &Frame, policy: &FacePolicy) -> Result<ImageFace, PipelineError> {
-    let (detections, mut timings): (Vec<Detection>, StageTimings) = pipeline.detect(frame)?;
+    let Timed {
+        faces: detections,
+        mut timings,
+    } = pipeline.detect(frame)?;
     let strong: Vec<&Detection> = detections.iter().filter(|d| d.score >= policy.min_score).collect();
-    let weak: Vec<&Detection> = detections.iter().filter(|d| d.score >= policy.retry_min_score).collect();
-    let (pool, retried) = if strong.is_empty() { (weak, true) } else { (strong, false) };
+    let weak: Vec<&Detection> = detections
+        .iter()
+        .filter(|d| d.score >= policy.retry_min_score)
+        .collect();
+    let (pool, retried) = if strong.is_empty() {
+        (weak, true)
+    } else {
+        (strong, false)
+    };
     let Some(chosen) = central_subject(&pool, frame.width(), frame.height()).and_then(|i| pool.get(i)) else {
         return Ok(ImageFace::NotFound);
     };
@@ -100,7 +116,13 @@ pub fn face_for_frame(pipeline: &mut Pipeline, frame: &Frame, policy: &FacePolic
     let (score, bbox) = (detection.score, detection.bbox);
     let mut faces = pipeline.embed_detections(frame, vec![detection], &mut timings)?;
     Ok(match faces.pop() {
-        Some(face) => ImageFace::Found { score, retried, candidates, bbox, embedding: face.embedding },
+        Some(face) => ImageFace::Found {
+            score,
+            retried,
+            candidates,
+            bbox,
+            embedding: face.embedding,
+        },
         None => ImageFace::NotFound,
     })
 }

@@ -76,8 +76,11 @@ pub fn probes(
     let mut probes = Vec::new();
     let mut not_enrollable = Vec::new();
     let mut known_people: Vec<(usize, &Person, usize)> = Vec::new(); // (gallery index, person, enrolled image idx)
-    let face =
-        |p: &PathBuf| faces.get(p).ok_or_else(|| EvalError::Protocol(format!("no face result for {}", p.display())));
+    let face = |p: &PathBuf| {
+        faces
+            .get(p)
+            .ok_or_else(|| EvalError::Protocol(format!("no face result for {}", p.display())))
+    };
     let mut enrolled = 0usize;
     for person in people {
         if person.images.len() < 2 {
@@ -126,7 +129,11 @@ pub fn probes(
                 strangers_without_face += 1;
                 continue;
             }
-            probes.push(Probe { image: super::file_label(img), truth: None, best: best(f.embedding()) });
+            probes.push(Probe {
+                image: super::file_label(img),
+                truth: None,
+                best: best(f.embedding()),
+            });
         }
     }
     Ok((gallery, probes, not_enrollable, strangers_without_face))
@@ -168,8 +175,11 @@ pub fn operating_point(probes: &[Probe], threshold: f32) -> OperatingPoint {
 /// The lowest threshold with stranger acceptance at most `target`: just above the score of the
 /// stranger that would exceed the allowed count.
 pub fn threshold_for_stranger_rate(probes: &[Probe], target: f64) -> f32 {
-    let mut scores: Vec<f32> =
-        probes.iter().filter(|p| p.truth.is_none()).filter_map(|p| p.best.map(|b| b.1)).collect();
+    let mut scores: Vec<f32> = probes
+        .iter()
+        .filter(|p| p.truth.is_none())
+        .filter_map(|p| p.best.map(|b| b.1))
+        .collect();
     scores.sort_by(|a, b| b.total_cmp(a));
     let allowed = (target.clamp(0.0, 1.0) * scores.len() as f64 + 1e-9).floor() as usize;
     match scores.get(allowed) {
@@ -189,7 +199,9 @@ pub fn evaluate(
     let known: Vec<&Probe> = probes.iter().filter(|p| p.truth.is_some()).collect();
     let strangers = probes.iter().filter(|p| p.truth.is_none()).count();
     if known.is_empty() {
-        return Err(EvalError::Empty("no known probes: identification needs people with at least two photos".into()));
+        return Err(EvalError::Empty(
+            "no known probes: identification needs people with at least two photos".into(),
+        ));
     }
     let with_face: Vec<&&Probe> = known.iter().filter(|p| p.best.is_some()).collect();
     let rank1 = with_face.iter().filter(|p| p.best.map(|b| b.0) == p.truth).count();
@@ -203,7 +215,11 @@ pub fn evaluate(
         known_probes_without_face: known.len() - with_face.len(),
         strangers: strangers + strangers_without_face,
         strangers_without_face,
-        rank1_rate: if with_face.is_empty() { 0.0 } else { rank1 as f64 / with_face.len() as f64 },
+        rank1_rate: if with_face.is_empty() {
+            0.0
+        } else {
+            rank1 as f64 / with_face.len() as f64
+        },
         target_stranger_acceptance,
         recommended: operating_point(&probes, recommended_t),
         at_configured_threshold: operating_point(&probes, configured_threshold),

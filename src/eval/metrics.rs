@@ -190,7 +190,12 @@ pub fn kfold(scores: &[Scored], fold_of: &[usize], k: usize) -> Option<KFold> {
     let mut pooled = Confusion::default();
     for fold in 0..k {
         let pick = |held_out: bool| -> Vec<Scored> {
-            scores.iter().zip(fold_of).filter(|(_, &f)| (f == fold) == held_out).map(|(s, _)| *s).collect()
+            scores
+                .iter()
+                .zip(fold_of)
+                .filter(|(_, &f)| (f == fold) == held_out)
+                .map(|(s, _)| *s)
+                .collect()
         };
         let (test, train) = (pick(true), pick(false));
         if test.is_empty() || train.is_empty() {
@@ -199,12 +204,24 @@ pub fn kfold(scores: &[Scored], fold_of: &[usize], k: usize) -> Option<KFold> {
         let (threshold, train_accuracy) = best_threshold(&train)?;
         let confusion = Confusion::at(&test, threshold);
         pooled.merge(&confusion);
-        folds.push(FoldResult { fold, threshold, train_accuracy, accuracy: confusion.accuracy(), confusion });
+        folds.push(FoldResult {
+            fold,
+            threshold,
+            train_accuracy,
+            accuracy: confusion.accuracy(),
+            confusion,
+        });
     }
     let accs: Vec<f64> = folds.iter().map(|f| f.accuracy).collect();
     let (mean_accuracy, std_accuracy) = mean_std(&accs);
     let mean_threshold = (folds.iter().map(|f| f64::from(f.threshold)).sum::<f64>() / k as f64) as f32;
-    Some(KFold { folds, mean_accuracy, std_accuracy, mean_threshold, pooled })
+    Some(KFold {
+        folds,
+        mean_accuracy,
+        std_accuracy,
+        mean_threshold,
+        pooled,
+    })
 }
 
 /// Mean and population standard deviation (0, 0 when empty).
@@ -270,7 +287,11 @@ pub fn roc_curve(scores: &[Scored]) -> Vec<RocPoint> {
         .rev()
         .map(|threshold| {
             let c = Confusion::at(scores, threshold);
-            RocPoint { threshold, far: c.far(), tar: c.tar() }
+            RocPoint {
+                threshold,
+                far: c.far(),
+                tar: c.tar(),
+            }
         })
         .collect();
     out.dedup_by(|b, a| a.far == b.far && a.tar == b.tar);
@@ -309,7 +330,13 @@ pub fn tar_at_far(scores: &[Scored], target_far: f64) -> Option<TarAtFar> {
         None => lowest(scores),
     };
     let c = Confusion::at(scores, threshold);
-    Some(TarAtFar { target_far, threshold, tar: c.tar(), far: c.far(), negatives: negs.len() })
+    Some(TarAtFar {
+        target_far,
+        threshold,
+        tar: c.tar(),
+        far: c.far(),
+        negatives: negs.len(),
+    })
 }
 
 fn lowest(scores: &[Scored]) -> f32 {
@@ -384,9 +411,24 @@ mod tests {
     #[test]
     fn confusion_counts_and_rates() {
         // accepted at 0.5: 0.9(same) 0.6(diff) 0.5(same); rejected: 0.4(same) 0.1(diff) 0.2(diff)
-        let v = [s(0.9, true), s(0.6, false), s(0.5, true), s(0.4, true), s(0.1, false), s(0.2, false)];
+        let v = [
+            s(0.9, true),
+            s(0.6, false),
+            s(0.5, true),
+            s(0.4, true),
+            s(0.1, false),
+            s(0.2, false),
+        ];
         let c = Confusion::at(&v, 0.5);
-        assert_eq!(c, Confusion { tp: 2, fp: 1, tn: 2, fn_: 1 });
+        assert_eq!(
+            c,
+            Confusion {
+                tp: 2,
+                fp: 1,
+                tn: 2,
+                fn_: 1
+            }
+        );
         assert!((c.accuracy() - 4.0 / 6.0).abs() < 1e-12);
         assert!((c.f1() - 4.0 / 6.0).abs() < 1e-12); // 2*2 / (4+1+1)
         assert!((c.tar() - 2.0 / 3.0).abs() < 1e-12);

@@ -111,7 +111,10 @@ impl Panel {
     }
 
     fn polyline(&self, svg: &mut String, points: &[(f64, f64)], color: &str, dash: bool) {
-        let pts: Vec<String> = points.iter().map(|&(x, y)| format!("{:.1},{:.1}", self.px(x), self.py(y))).collect();
+        let pts: Vec<String> = points
+            .iter()
+            .map(|&(x, y)| format!("{:.1},{:.1}", self.px(x), self.py(y)))
+            .collect();
         let dash = if dash { r#" stroke-dasharray="6,4""# } else { "" };
         let _ = writeln!(
             svg,
@@ -141,8 +144,17 @@ impl Panel {
     fn legend(&self, svg: &mut String, x: f64, y: f64, items: &[(&str, &str)]) {
         for (i, (color, label)) in items.iter().enumerate() {
             let y = y + 12.0 + 16.0 * i as f64;
-            let _ = writeln!(svg, r#"<rect x="{x:.1}" y="{:.1}" width="12" height="10" fill="{color}"/>"#, y - 9.0);
-            let _ = writeln!(svg, r#"<text x="{:.1}" y="{y:.1}" font-size="11">{}</text>"#, x + 18.0, esc(label));
+            let _ = writeln!(
+                svg,
+                r#"<rect x="{x:.1}" y="{:.1}" width="12" height="10" fill="{color}"/>"#,
+                y - 9.0
+            );
+            let _ = writeln!(
+                svg,
+                r#"<text x="{:.1}" y="{y:.1}" font-size="11">{}</text>"#,
+                x + 18.0,
+                esc(label)
+            );
         }
     }
 }
@@ -158,23 +170,45 @@ fn begin(title: &str) -> String {
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" font-family="sans-serif" font-size="13">"#
     );
     let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
-    let _ =
-        writeln!(svg, r#"<text x="{:.1}" y="20" text-anchor="middle" font-size="14">{}</text>"#, W / 2.0, esc(title));
+    let _ = writeln!(
+        svg,
+        r#"<text x="{:.1}" y="20" text-anchor="middle" font-size="14">{}</text>"#,
+        W / 2.0,
+        esc(title)
+    );
     svg
 }
 
 fn linear_ticks(lo: f64, hi: f64, step: f64, digits: usize) -> Vec<(f64, String)> {
     let n = ((hi - lo) / step).round() as i64;
-    (0..=n).map(|i| lo + i as f64 * step).map(|v| (v, format!("{v:.digits$}"))).collect()
+    (0..=n)
+        .map(|i| lo + i as f64 * step)
+        .map(|v| (v, format!("{v:.digits$}")))
+        .collect()
 }
 
 /// ROC curve and score histograms of a verification report.
 pub fn verification_svg(report: &VerificationReport, title: &str) -> String {
     let mut svg = begin(title);
     // Zoom the TAR axis onto the curve's range over the plotted FARs (in steps of 0.05).
-    let low_tar = report.roc.iter().filter(|p| p.far >= 1e-3).map(|p| p.tar).fold(1.0_f64, f64::min);
+    let low_tar = report
+        .roc
+        .iter()
+        .filter(|p| p.far >= 1e-3)
+        .map(|p| p.tar)
+        .fold(1.0_f64, f64::min);
     let ymin = ((low_tar * 20.0).floor() / 20.0 - 0.05).clamp(0.0, 0.95);
-    let roc = Panel { x0: 70.0, y0: 60.0, w: 360.0, h: 290.0, xmin: 1e-3, xmax: 1.0, ymin, ymax: 1.0, log_x: true };
+    let roc = Panel {
+        x0: 70.0,
+        y0: 60.0,
+        w: 360.0,
+        h: 290.0,
+        xmin: 1e-3,
+        xmax: 1.0,
+        ymin,
+        ymax: 1.0,
+        log_x: true,
+    };
     let xt: Vec<(f64, String)> = [1e-3, 1e-2, 1e-1, 1.0].iter().map(|&v| (v, format!("{v}"))).collect();
     let ystep = if 1.0 - ymin > 0.5 {
         0.2
@@ -210,12 +244,25 @@ pub fn verification_svg(report: &VerificationReport, title: &str) -> String {
         (lo, hi)
     };
     let frac = |counts: &[usize], total: usize| -> Vec<f64> {
-        counts.iter().map(|&c| if total == 0 { 0.0 } else { c as f64 / total as f64 }).collect()
+        counts
+            .iter()
+            .map(|&c| if total == 0 { 0.0 } else { c as f64 / total as f64 })
+            .collect()
     };
     let sf = frac(&s.histogram, s.count);
     let df = frac(&d.histogram, d.count);
     let ymax = sf.iter().chain(&df).copied().fold(0.0_f64, f64::max).max(1e-3) * 1.35;
-    let hist = Panel { x0: 560.0, y0: 60.0, w: 400.0, h: 290.0, xmin, xmax, ymin: 0.0, ymax, log_x: false };
+    let hist = Panel {
+        x0: 560.0,
+        y0: 60.0,
+        w: 400.0,
+        h: 290.0,
+        xmin,
+        xmax,
+        ymin: 0.0,
+        ymax,
+        log_x: false,
+    };
     let ystep = if ymax > 0.25 {
         0.1
     } else if ymax > 0.1 {
@@ -244,12 +291,20 @@ pub fn verification_svg(report: &VerificationReport, title: &str) -> String {
     };
     hist.polyline(&mut svg, &steps(&sf), GREEN, false);
     hist.polyline(&mut svg, &steps(&df), ORANGE, false);
-    hist.vline(&mut svg, f64::from(report.threshold), GREY, &format!("threshold {:.3}", report.threshold));
+    hist.vline(
+        &mut svg,
+        f64::from(report.threshold),
+        GREY,
+        &format!("threshold {:.3}", report.threshold),
+    );
     hist.legend(
         &mut svg,
         hist.x0 + hist.w - 190.0,
         hist.y0 + 6.0,
-        &[(GREEN, &format!("same person ({})", s.count)), (ORANGE, &format!("different people ({})", d.count))],
+        &[
+            (GREEN, &format!("same person ({})", s.count)),
+            (ORANGE, &format!("different people ({})", d.count)),
+        ],
     );
     let _ = writeln!(
         svg,
@@ -270,7 +325,17 @@ pub fn verification_svg(report: &VerificationReport, title: &str) -> String {
 /// Identification rates across thresholds.
 pub fn identification_svg(report: &IdentificationReport, title: &str) -> String {
     let mut svg = begin(title);
-    let p = Panel { x0: 80.0, y0: 60.0, w: 640.0, h: 290.0, xmin: 0.0, xmax: 1.0, ymin: 0.0, ymax: 1.0, log_x: false };
+    let p = Panel {
+        x0: 80.0,
+        y0: 60.0,
+        w: 640.0,
+        h: 290.0,
+        xmin: 0.0,
+        xmax: 1.0,
+        ymin: 0.0,
+        ymax: 1.0,
+        log_x: false,
+    };
     p.frame(
         &mut svg,
         &format!(
@@ -294,7 +359,11 @@ pub fn identification_svg(report: &IdentificationReport, title: &str) -> String 
         &mut svg,
         f64::from(r.threshold),
         GREY,
-        &format!("{:.3}: strangers accepted {:.2}%", r.threshold, r.stranger_acceptance * 100.0),
+        &format!(
+            "{:.3}: strangers accepted {:.2}%",
+            r.threshold,
+            r.stranger_acceptance * 100.0
+        ),
     );
     p.legend(
         &mut svg,

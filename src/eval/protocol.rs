@@ -19,7 +19,9 @@ pub struct ImageRef {
 impl ImageRef {
     /// `DIR/<Name>/<Name>_NNNN.jpg`.
     pub fn path(&self, images_dir: &Path) -> PathBuf {
-        images_dir.join(&self.name).join(format!("{}_{:04}.jpg", self.name, self.number))
+        images_dir
+            .join(&self.name)
+            .join(format!("{}_{:04}.jpg", self.name, self.number))
     }
 }
 
@@ -67,11 +69,18 @@ pub const DEFAULT_FOLDS: usize = 10;
 /// folds deterministically: each class (same, different) in file order is cut into `k_single`
 /// contiguous blocks of (nearly) equal size, and fold `f` takes block `f` of both classes.
 pub fn parse_pairs(text: &str, k_single: usize) -> Result<PairList, EvalError> {
-    let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l.trim())).filter(|(_, l)| !l.is_empty());
-    let (_, header) = lines.next().ok_or_else(|| EvalError::Protocol("pair file is empty".into()))?;
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.trim()))
+        .filter(|(_, l)| !l.is_empty());
+    let (_, header) = lines
+        .next()
+        .ok_or_else(|| EvalError::Protocol("pair file is empty".into()))?;
     let head: Vec<&str> = header.split_whitespace().collect();
     let number = |s: &str| -> Result<usize, EvalError> {
-        s.parse::<usize>().map_err(|_| EvalError::Protocol(format!("line 1: '{header}' is not a pair-file header")))
+        s.parse::<usize>()
+            .map_err(|_| EvalError::Protocol(format!("line 1: '{header}' is not a pair-file header")))
     };
     let (layout, sets, count) = match head.as_slice() {
         [count] => {
@@ -82,7 +91,11 @@ pub fn parse_pairs(text: &str, k_single: usize) -> Result<PairList, EvalError> {
             let (folds, count) = (number(folds)?, number(count)?);
             (Layout::Folds { folds, count }, folds, count)
         }
-        _ => return Err(EvalError::Protocol(format!("line 1: '{header}' is not a pair-file header"))),
+        _ => {
+            return Err(EvalError::Protocol(format!(
+                "line 1: '{header}' is not a pair-file header"
+            )))
+        }
     };
     if sets == 0 || count == 0 {
         return Err(EvalError::Protocol(format!("line 1: '{header}' announces no pairs")));
@@ -134,33 +147,59 @@ pub fn parse_pairs(text: &str, k_single: usize) -> Result<PairList, EvalError> {
             )
         }
     };
-    Ok(PairList { layout, folds, folds_note, pairs })
+    Ok(PairList {
+        layout,
+        folds,
+        folds_note,
+        pairs,
+    })
 }
 
 fn parse_pair_line(line: &str, line_no: usize, expect_same: bool) -> Result<Pair, EvalError> {
     let bad = |why: &str| EvalError::Protocol(format!("line {line_no}: '{line}': {why}"));
-    let num =
-        |s: &str| s.parse::<u32>().ok().filter(|&n| n > 0).ok_or_else(|| bad("image numbers are positive integers"));
+    let num = |s: &str| {
+        s.parse::<u32>()
+            .ok()
+            .filter(|&n| n > 0)
+            .ok_or_else(|| bad("image numbers are positive integers"))
+    };
     let tokens: Vec<&str> = line.split_whitespace().collect();
     let pair = match tokens.as_slice() {
         [name, i, j] => Pair {
-            a: ImageRef { name: (*name).to_owned(), number: num(i)? },
-            b: ImageRef { name: (*name).to_owned(), number: num(j)? },
+            a: ImageRef {
+                name: (*name).to_owned(),
+                number: num(i)?,
+            },
+            b: ImageRef {
+                name: (*name).to_owned(),
+                number: num(j)?,
+            },
             same: true,
             fold: 0,
         },
         [n1, i, n2, j] => Pair {
-            a: ImageRef { name: (*n1).to_owned(), number: num(i)? },
-            b: ImageRef { name: (*n2).to_owned(), number: num(j)? },
+            a: ImageRef {
+                name: (*n1).to_owned(),
+                number: num(i)?,
+            },
+            b: ImageRef {
+                name: (*n2).to_owned(),
+                number: num(j)?,
+            },
             same: false,
             fold: 0,
         },
         _ => return Err(bad("expected 'Name i j' or 'NameA i NameB j'")),
     };
     if pair.same != expect_same {
-        let want =
-            if expect_same { "a same-person line 'Name i j'" } else { "a different-people line 'NameA i NameB j'" };
-        return Err(bad(&format!("expected {want} here (the header fixes how many of each come in turn)")));
+        let want = if expect_same {
+            "a same-person line 'Name i j'"
+        } else {
+            "a different-people line 'NameA i NameB j'"
+        };
+        return Err(bad(&format!(
+            "expected {want} here (the header fixes how many of each come in turn)"
+        )));
     }
     Ok(pair)
 }
@@ -175,18 +214,28 @@ pub struct Person {
 /// People as sub-folders of `dir`, each with its JPEG/PNG files; sorted by name, files by name.
 /// Folders without images are left out.
 pub fn scan_people(dir: &Path) -> Result<Vec<Person>, EvalError> {
-    let read =
-        |p: &Path| std::fs::read_dir(p).map_err(|source| EvalError::Io { path: p.display().to_string(), source });
+    let read = |p: &Path| {
+        std::fs::read_dir(p).map_err(|source| EvalError::Io {
+            path: p.display().to_string(),
+            source,
+        })
+    };
     let mut people = Vec::new();
     for entry in read(dir)? {
-        let entry = entry.map_err(|source| EvalError::Io { path: dir.display().to_string(), source })?;
+        let entry = entry.map_err(|source| EvalError::Io {
+            path: dir.display().to_string(),
+            source,
+        })?;
         let path = entry.path();
         if !path.is_dir() {
             continue;
         }
         let mut images: Vec<PathBuf> = Vec::new();
         for file in read(&path)? {
-            let file = file.map_err(|source| EvalError::Io { path: path.display().to_string(), source })?;
+            let file = file.map_err(|source| EvalError::Io {
+                path: path.display().to_string(),
+                source,
+            })?;
             let p = file.path();
             let ext = p.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
             if p.is_file() && matches!(ext.as_deref(), Some("jpg" | "jpeg" | "png")) {

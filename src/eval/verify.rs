@@ -78,7 +78,9 @@ pub fn score_pairs(
         .iter()
         .map(|pair: &Pair| {
             let get = |p: PathBuf| {
-                faces.get(&p).ok_or_else(|| EvalError::Protocol(format!("no face result for {}", p.display())))
+                faces
+                    .get(&p)
+                    .ok_or_else(|| EvalError::Protocol(format!("no face result for {}", p.display())))
             };
             let fa = get(pair.a.path(images_dir))?;
             let fb = get(pair.b.path(images_dir))?;
@@ -105,7 +107,13 @@ pub fn evaluate(
     folds_note: &str,
     far_targets: &[f64],
 ) -> Result<VerificationReport, EvalError> {
-    let scored: Vec<Scored> = scores.iter().map(|p| Scored { score: p.score, same: p.same }).collect();
+    let scored: Vec<Scored> = scores
+        .iter()
+        .map(|p| Scored {
+            score: p.score,
+            same: p.same,
+        })
+        .collect();
     let fold_of: Vec<usize> = scores.iter().map(|p| p.fold).collect();
     let kfold = metrics::kfold(&scored, &fold_of, folds)
         .ok_or_else(|| EvalError::Empty(format!("cannot cross-validate {} pairs in {folds} folds", scored.len())))?;
@@ -113,17 +121,39 @@ pub fn evaluate(
     let all = Confusion::at(&scored, threshold);
     let roc_auc = metrics::roc_auc(&scored)
         .ok_or_else(|| EvalError::Empty("ROC needs both same-person and different-people pairs".into()))?;
-    let tar_at_far = far_targets.iter().filter_map(|&f| metrics::tar_at_far(&scored, f)).collect();
-    let found: Vec<(Scored, usize)> =
-        scores.iter().filter(|p| !p.missing_face).map(|p| (Scored { score: p.score, same: p.same }, p.fold)).collect();
+    let tar_at_far = far_targets
+        .iter()
+        .filter_map(|&f| metrics::tar_at_far(&scored, f))
+        .collect();
+    let found: Vec<(Scored, usize)> = scores
+        .iter()
+        .filter(|p| !p.missing_face)
+        .map(|p| {
+            (
+                Scored {
+                    score: p.score,
+                    same: p.same,
+                },
+                p.fold,
+            )
+        })
+        .collect();
     let found_only_accuracy = if found.len() < scores.len() {
         let (s, f): (Vec<Scored>, Vec<usize>) = found.into_iter().unzip();
         metrics::kfold(&s, &f, folds).map(|k| k.mean_accuracy)
     } else {
         Some(kfold.mean_accuracy)
     };
-    let same: Vec<f32> = scores.iter().filter(|p| p.same && !p.missing_face).map(|p| p.score).collect();
-    let diff: Vec<f32> = scores.iter().filter(|p| !p.same && !p.missing_face).map(|p| p.score).collect();
+    let same: Vec<f32> = scores
+        .iter()
+        .filter(|p| p.same && !p.missing_face)
+        .map(|p| p.score)
+        .collect();
+    let diff: Vec<f32> = scores
+        .iter()
+        .filter(|p| !p.same && !p.missing_face)
+        .map(|p| p.score)
+        .collect();
     let missing = MissingPairs {
         same: scores.iter().filter(|p| p.same && p.missing_face).count(),
         different: scores.iter().filter(|p| !p.same && p.missing_face).count(),
@@ -133,8 +163,17 @@ pub fn evaluate(
              such pairs are left out of the score distributions"
         ),
     };
-    let mut errors: Vec<PairScore> = scores.iter().filter(|p| (p.score >= threshold) != p.same).cloned().collect();
-    errors.sort_by(|x, y| (x.score - threshold).abs().total_cmp(&(y.score - threshold).abs()).reverse());
+    let mut errors: Vec<PairScore> = scores
+        .iter()
+        .filter(|p| (p.score >= threshold) != p.same)
+        .cloned()
+        .collect();
+    errors.sort_by(|x, y| {
+        (x.score - threshold)
+            .abs()
+            .total_cmp(&(y.score - threshold).abs())
+            .reverse()
+    });
     Ok(VerificationReport {
         pairs: scores.len(),
         same_pairs: scores.iter().filter(|p| p.same).count(),

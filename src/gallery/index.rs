@@ -190,8 +190,12 @@ fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
     const LANES: usize = 16;
     let mut acc = [0_i32; LANES];
     let (a_chunks, b_chunks) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-    let tail: i32 =
-        a_chunks.remainder().iter().zip(b_chunks.remainder()).map(|(&x, &y)| i32::from(x) * i32::from(y)).sum();
+    let tail: i32 = a_chunks
+        .remainder()
+        .iter()
+        .zip(b_chunks.remainder())
+        .map(|(&x, &y)| i32::from(x) * i32::from(y))
+        .sum();
     for (x, y) in a_chunks.zip(b_chunks) {
         for ((s, &x), &y) in acc.iter_mut().zip(x).zip(y) {
             *s += i32::from(x) * i32::from(y);
@@ -282,8 +286,8 @@ mod tests {
             let b: Vec<f32> = (0..dim).map(|i| ((i * 5 % 13) as f32 - 6.0) / 4.0).collect();
             let plain: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
             assert!((dot(&a, &b) - plain).abs() < 1e-4 * plain.abs().max(1.0), "dim {dim}");
-            let ai: Vec<i8> = (0..dim).map(|i| ((i * 37 % 255) as i32 - 127) as i8).collect();
-            let bi: Vec<i8> = (0..dim).map(|i| ((i * 91 % 255) as i32 - 127) as i8).collect();
+            let ai: Vec<i8> = (0..dim).map(|i| (i * 37 % 255 - 127) as i8).collect();
+            let bi: Vec<i8> = (0..dim).map(|i| (i * 91 % 255 - 127) as i8).collect();
             let plain_i: i32 = ai.iter().zip(&bi).map(|(&x, &y)| i32::from(x) * i32::from(y)).sum();
             assert_eq!(dot_i8(&ai, &bi), plain_i, "dim {dim}");
         }

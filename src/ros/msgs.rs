@@ -12,6 +12,11 @@ use ros2_client::{Message, MessageTypeName, ServiceTypeName};
 use serde::{Deserialize, Serialize};
 use serde_big_array::BigArray;
 
+/// `builtin_interfaces/Time`, `std_msgs/Header`, `sensor_msgs/Image` and `CompressedImage` are
+/// defined once, ROS-free, in [`crate::bag::msg`] (replay decodes bags into the same structs);
+/// here they get their ROS names.
+pub use crate::bag::msg::{CompressedImage, Header, Image, Time};
+
 /// The ROS package that owns the `msg/` and `srv/` definitions of this crate.
 pub const PACKAGE: &str = "facerec";
 
@@ -57,86 +62,16 @@ macro_rules! ros_message {
 
 // ---------------------------------------------------------------- builtin_interfaces
 
-/// `builtin_interfaces/msg/Time`: seconds and nanoseconds since the Unix epoch (or
-/// since the simulation start, under sim time).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct Time {
-    pub sec: i32,
-    /// Sub-second part, `0..1_000_000_000`.
-    pub nanosec: u32,
-}
-
-impl Time {
-    /// From nanoseconds since the epoch; negative times keep `nanosec` positive,
-    /// as ROS does (-1.5 s is `sec = -2, nanosec = 500_000_000`). Saturates at
-    /// the `i32` seconds range.
-    pub fn from_nanos(nanos: i64) -> Self {
-        let sec = nanos.div_euclid(1_000_000_000);
-        let nanosec = nanos.rem_euclid(1_000_000_000);
-        let sec = sec.clamp(i64::from(i32::MIN), i64::from(i32::MAX));
-        Self {
-            sec: i32::try_from(sec).unwrap_or(if sec < 0 { i32::MIN } else { i32::MAX }),
-            nanosec: u32::try_from(nanosec).unwrap_or(0),
-        }
-    }
-
-    /// Nanoseconds since the epoch.
-    pub fn to_nanos(self) -> i64 {
-        i64::from(self.sec) * 1_000_000_000 + i64::from(self.nanosec)
-    }
-
-    /// The system clock now.
-    pub fn now() -> Self {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
-            .unwrap_or(0);
-        Self::from_nanos(nanos)
-    }
-}
 ros_message!(Time, "builtin_interfaces", "Time");
 
 // ---------------------------------------------------------------- std_msgs
 
-/// `std_msgs/msg/Header`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Header {
-    pub stamp: Time,
-    /// Coordinate frame of the data (for an image: the camera's optical frame).
-    pub frame_id: String,
-}
 ros_message!(Header, "std_msgs", "Header");
 
 // ---------------------------------------------------------------- sensor_msgs
 
-/// `sensor_msgs/msg/Image`: raw pixels, `step` bytes per row.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Image {
-    pub header: Header,
-    /// Rows.
-    pub height: u32,
-    /// Columns.
-    pub width: u32,
-    /// Pixel encoding, e.g. `rgb8`, `bgr8`, `mono8` (see `sensor_msgs/image_encodings.hpp`).
-    pub encoding: String,
-    pub is_bigendian: u8,
-    /// Bytes per row, at least `width * bytes_per_pixel`.
-    pub step: u32,
-    /// `step * height` bytes.
-    #[serde(with = "serde_bytes")]
-    pub data: Vec<u8>,
-}
 ros_message!(Image, "sensor_msgs", "Image");
 
-/// `sensor_msgs/msg/CompressedImage`: an encoded image (`jpeg`, `png`, ...).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CompressedImage {
-    pub header: Header,
-    /// Compression format; image_transport writes e.g. `rgb8; jpeg compressed bgr8`.
-    pub format: String,
-    #[serde(with = "serde_bytes")]
-    pub data: Vec<u8>,
-}
 ros_message!(CompressedImage, "sensor_msgs", "CompressedImage");
 
 // ---------------------------------------------------------------- geometry_msgs
@@ -323,6 +258,15 @@ pub struct Face {
     pub landmarks: [f32; 10],
     /// Resolved topic of the source camera.
     pub camera_topic: String,
+    /// The face's track number on its camera in decimal (as `Detection2D.id`); empty when not
+    /// tracked.
+    pub track_id: String,
+    /// The track has had its confirming hits.
+    pub track_confirmed: bool,
+    /// `name` is an anonymous person's id.
+    pub anonymous: bool,
+    /// This frame's own best-match similarity; NaN when the face was not embedded this frame.
+    pub frame_score: f32,
 }
 ros_message!(Face, PACKAGE, "Face");
 
@@ -347,6 +291,10 @@ pub struct EnrollRequest {
     pub num_samples: u32,
     /// 0: the node's default.
     pub timeout_s: f32,
+    /// Name this track (decimal track number) instead of collecting; empty: not used.
+    pub track_id: String,
+    /// Name this anonymous person (`person_3f9a`); empty: not used.
+    pub person_id: String,
 }
 impl Message for EnrollRequest {}
 
@@ -411,6 +359,8 @@ pub struct ListPeopleResponse {
     pub names: Vec<String>,
     /// Stored vectors per person, in the order of `names`.
     pub sample_counts: Vec<u32>,
+    /// Per person, in the order of `names`: an anonymous person (a stranger with an id).
+    pub anonymous: Vec<bool>,
 }
 impl Message for ListPeopleResponse {}
 

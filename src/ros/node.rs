@@ -5,42 +5,52 @@
 //! a publisher thread sends `~/detections` (`vision_msgs/Detection2DArray`), `~/faces`
 //! (`facerec/FaceArray`) and, when asked, `~/annotated`; `~/enroll`, `~/forget` and
 //! `~/list_people` change the shared gallery; `/diagnostics` reports rates, latency, drops and
-//! malformed input. Bad input is counted and logged, never fatal.
+//! malformed input. Bad input is counted and logged, never fatal. With tracking (the default)
+//! each camera has its own tracker and people rules, the calls replay makes per topic; faces
+//! carry their track id.
 //!
 //! This file wires DDS entities to the pieces in `node/`; it does no image or face work itself.
+//! Callers see [`run`], [`NodeError`] and [`convert`] (the message mappings, for nodes of
+//! one's own); the rest of `node/` is private to the node.
 
-pub mod config;
+mod config;
 pub mod convert;
-pub mod enroll;
-pub mod services;
-pub mod slots;
-pub mod stats;
-pub mod workers;
+mod declared;
+mod enroll;
+mod live;
+mod requests;
+mod services;
+mod slots;
+mod stats;
+mod workers;
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Instant;
 
 use futures::StreamExt;
 use ros2_client::qos::{Durability, History, WhenFull};
-use ros2_client::{Name, Node, NodeName, NodeOptions, ParameterValue, Publisher, QosProfile, Server, ServiceMapping};
+use ros2_client::{Node, NodeOptions, ParameterValue, Publisher, QosProfile, Server, ServiceMapping};
 use tokio::sync::mpsc;
 
 use self::config::{CameraKind, NodeConfig};
 use self::enroll::EnrollHub;
+use self::live::{Live, LiveSettings};
+use self::requests::{Admission, RequestGate};
 use self::services::Services;
 use self::slots::Scheduler;
 use self::stats::Stats;
 use self::workers::{CameraFrame, Incoming, Output, Shared};
 use crate::gallery::{Gallery, GalleryError};
+use crate::people::People;
 use crate::pipeline::{Pipeline, PipelineError};
-use crate::ros::dds;
+use crate::ros::dds::{self, DdsError};
 use crate::ros::msgs::{
     CompressedImage, DiagnosticArray, DiagnosticStatus, Enroll, Forget, Header, Image, KeyValue, ListPeople,
     RosMessage, RosService, Time,
 };
 use crate::ros::params::{DiscoveryRange, NameResolver, Params, ParamsError, RosArgs, RosEnv};
+use crate::track::Tracker;
 
 /// The node's name unless remapped with `-r __node:=...`.
 pub const DEFAULT_NODE_NAME: &str = "facerec";
@@ -54,22 +64,22 @@ const OUTPUT_QUEUE: usize = 8;
 pub enum NodeError {
     #[error(transparent)]
     Params(#[from] ParamsError),
-    #[error("face pipeline: {0}")]
+    #[error("face pipeline")]
     Pipeline(#[from] PipelineError),
-    #[error("gallery: {0}")]
+    #[error("gallery")]
     Gallery(#[from] GalleryError),
-    #[error("ROS 2: {0}")]
-    Ros(String),
-    #[error("internal: {0}")]
-    Internal(String),
-}
-
-fn ros_err(what: &str) -> impl Fn(&dyn std::fmt::Display) -> NodeError + '_ {
-    move |e| NodeError::Ros(format!("{what}: {e}"))
-}
-
-fn ros_name(resolved: &str) -> Result<Name, NodeError> {
-    dds::name(resolved).map_err(NodeError::Ros)
+    #[error("ROS 2")]
+    Ros(#[from] DdsError),
+    #[error("loading the face pipelines did not finish")]
+    PipelineLoad(#[source] tokio::task::JoinError),
+    #[error("no worker configured")]
+    NoWorker,
+    #[error("cannot start the {what} thread")]
+    Thread {
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// QoS of camera subscriptions: best-effort keeps only the newest sample and matches both
@@ -97,7 +107,8 @@ fn service_qos() -> QosProfile {
 pub async fn run(args: RosArgs, env: RosEnv, shutdown: impl Future<Output = ()>) -> Result<(), NodeError> {
     let names = NameResolver::new(&args, DEFAULT_NODE_NAME, "/")?;
     let fqn = names.node_fqn();
-    let params = Params::for_node(&args, &names.node_name, &fqn)?;
+    // The user's values (params files, -p) and the built-in defaults of the rest.
+    let params = declared::with_defaults(&Params::for_node(&args, &names.node_name, &fqn)?);
     for unknown in NodeConfig::unknown_parameters(&params) {
         tracing::warn!(
             "parameter '{unknown}' is not used by {fqn} (known: {})",
@@ -112,11 +123,9 @@ pub async fn run(args: RosArgs, env: RosEnv, shutdown: impl Future<Output = ()>)
         let (n, pc) = (config.workers, config.pipeline.clone());
         tokio::task::spawn_blocking(move || (0..n).map(|_| Pipeline::new(pc.clone())).collect::<Result<Vec<_>, _>>())
             .await
-            .map_err(|e| NodeError::Internal(e.to_string()))??
+            .map_err(NodeError::PipelineLoad)??
     };
-    let first = pipelines
-        .first()
-        .ok_or_else(|| NodeError::Internal("no worker".to_owned()))?;
+    let first = pipelines.first().ok_or(NodeError::NoWorker)?;
     let provider = first.runtime().provider();
     let model_tag = first.model_tag().clone();
     gallery.bind_model(&model_tag)?;
@@ -128,52 +137,74 @@ pub async fn run(args: RosArgs, env: RosEnv, shutdown: impl Future<Output = ()>)
         gallery.len()
     );
 
-    // DDS.
-    let context = dds::context(&env).map_err(NodeError::Ros)?;
-    let started = Arc::new(AtomicBool::new(false));
+    // DDS. No request of this life can have been sent before the participant exists.
+    let life_start_ns = requests::now_ns();
+    let context = dds::context(&env)?;
+    // Every parameter declared, with its value and description (`ros2 param list/get/describe`);
+    // `ros2 param set` goes through `live`: live ones apply from the next frame, the others are
+    // refused with the reason. (use_sim_time is ros2-client's own.)
+    let live = Arc::new(LiveSettings::new(Live::from_config(&config)));
     let mut options = NodeOptions::new().enable_rosout(true);
-    for (name, value) in params.iter() {
-        if name != "use_sim_time" {
-            options = options.declare_parameter(name, value.clone());
-        }
+    for d in declared::DECLARED {
+        let value = params.get(d.name).cloned().unwrap_or_else(|| d.default.to_parameter());
+        options = options
+            .declare_parameter(d.name, value)
+            .describe_parameter(declared::descriptor(d));
     }
-    let guard = Arc::clone(&started);
-    options = options.parameter_validator(Box::new(move |name: &str, _value: &ParameterValue| {
-        if guard.load(Ordering::SeqCst) && name != "use_sim_time" {
-            Err(format!(
-                "parameter '{name}' is read at start only; restart the node to change it"
-            ))
-        } else {
-            Ok(())
-        }
-    }));
-    let node_name = NodeName::new(&names.namespace, &names.node_name)
-        .map_err(|e| NodeError::Ros(format!("node name {fqn}: {e:?}")))?;
-    let mut node = context
-        .new_node(node_name, options)
-        .map_err(|e| ros_err("node")(&format!("{e:?}")))?;
-    started.store(true, Ordering::SeqCst);
-    let spinner = node.spinner().map_err(|e| ros_err("spinner")(&format!("{e:?}")))?;
+    let (check, apply) = (Arc::clone(&live), Arc::clone(&live));
+    options = options
+        .parameter_validator(Box::new(move |name: &str, value: &ParameterValue| {
+            check.check(name, value)
+        }))
+        .parameter_set_action(Box::new(move |name: &str, value: &ParameterValue| {
+            apply.apply(name, value)
+        }));
+    let mut node = dds::node_with_options(&context, &names.namespace, &names.node_name, options)?;
+    live.start();
+    let spinner = dds::spinner(&mut node)?;
     let spin_task = tokio::spawn(async move {
         if let Err(e) = spinner.spin().await {
-            tracing::error!("ROS 2 spinner stopped: {e:?}");
+            tracing::error!("ROS 2 spinner stopped: {e}");
         }
     });
 
     // State shared by the ROS side and the workers.
     let topics: Vec<String> = config.cameras.iter().map(|c| c.topic.clone()).collect();
+    // People over time: one tracker per camera, the people rules set up on the gallery.
+    let people = People::new(config.people.clone());
+    people.attach(&mut gallery);
+    let trackers = match &config.tracking {
+        Some(t) => config
+            .cameras
+            .iter()
+            .map(|_| Mutex::new(Tracker::new(t.clone())))
+            .collect(),
+        None => Vec::new(),
+    };
+    tracing::info!(
+        "tracking {}; anonymous people: {:?}; learning {}",
+        if config.tracking.is_some() {
+            "on"
+        } else {
+            "off (every frame named on its own)"
+        },
+        config.people.anonymous,
+        if config.people.learning.enabled { "on" } else { "off" }
+    );
     let shared = Arc::new(Shared {
         scheduler: Scheduler::new(config.cameras.len(), MAX_QUEUED_JOBS),
         gallery: RwLock::new(gallery),
         stats: Stats::new(&topics),
         hub: Arc::new(EnrollHub::default()),
         cameras: config.cameras.clone(),
-        policy: config.enroll.policy.clone(),
-        publish_annotated: config.publish_annotated,
+        live,
+        frame_limits: config.frame_limits,
+        trackers,
+        people,
     });
 
     // Outputs.
-    let publishers = OutputPublishers::new(&mut node, &names, config.publish_annotated)?;
+    let publishers = OutputPublishers::new(&mut node, &names)?;
 
     let mut tasks = Vec::new();
 
@@ -197,27 +228,38 @@ pub async fn run(args: RosArgs, env: RosEnv, shutdown: impl Future<Output = ()>)
     // Services.
     let handlers = Services {
         shared: Arc::clone(&shared),
-        defaults: config.enroll.clone(),
     };
     let mapping = config.service_mapping;
     let enroll_server = server::<Enroll>(&mut node, mapping, &names.resolve("~/enroll")?)?;
     let forget_server = server::<Forget>(&mut node, mapping, &names.resolve("~/forget")?)?;
     let list_server = server::<ListPeople>(&mut node, mapping, &names.resolve("~/list_people")?)?;
-    tasks.push(serve(enroll_server, "enroll", {
-        let h = handlers.clone();
-        move |req| {
-            let h = h.clone();
-            async move { h.enroll(req).await }
-        }
-    }));
-    tasks.push(serve(forget_server, "forget", {
-        let h = handlers.clone();
-        move |req| {
-            let h = h.clone();
-            async move { h.forget(req).await }
-        }
-    }));
-    tasks.push(serve(list_server, "list_people", {
+    tasks.push(serve(
+        enroll_server,
+        "enroll",
+        life_start_ns,
+        Stale::Refuse(services::refused_enroll),
+        {
+            let h = handlers.clone();
+            move |req| {
+                let h = h.clone();
+                async move { h.enroll(req).await }
+            }
+        },
+    ));
+    tasks.push(serve(
+        forget_server,
+        "forget",
+        life_start_ns,
+        Stale::Refuse(services::refused_forget),
+        {
+            let h = handlers.clone();
+            move |req| {
+                let h = h.clone();
+                async move { h.forget(req).await }
+            }
+        },
+    ));
+    tasks.push(serve(list_server, "list_people", life_start_ns, Stale::Ignore, {
         let h = handlers.clone();
         move |req| {
             let h = h.clone();
@@ -243,7 +285,7 @@ pub async fn run(args: RosArgs, env: RosEnv, shutdown: impl Future<Output = ()>)
         let handle = std::thread::Builder::new()
             .name(format!("facerec-worker-{i}"))
             .spawn(move || workers::run(&shared, &mut pipeline, &out))
-            .map_err(|e| NodeError::Internal(format!("worker thread: {e}")))?;
+            .map_err(|source| NodeError::Thread { what: "worker", source })?;
         worker_threads.push(handle);
     }
     drop(out_tx);
@@ -251,10 +293,13 @@ pub async fn run(args: RosArgs, env: RosEnv, shutdown: impl Future<Output = ()>)
     let publisher_thread = std::thread::Builder::new()
         .name("facerec-publish".to_owned())
         .spawn(move || publishers.run(out_rx, &publisher_stats.stats))
-        .map_err(|e| NodeError::Internal(format!("publisher thread: {e}")))?;
+        .map_err(|source| NodeError::Thread {
+            what: "publisher",
+            source,
+        })?;
 
     tracing::info!(
-        "{fqn} ready on ROS domain {} ({}; services in the {:?} mapping): publishing {}, {}{}",
+        "{fqn} ready on ROS domain {} ({}; services in the {:?} mapping): publishing {}, {}, {} ({})",
         env.domain_id,
         match env.discovery {
             DiscoveryRange::Localhost => "localhost only",
@@ -263,10 +308,11 @@ pub async fn run(args: RosArgs, env: RosEnv, shutdown: impl Future<Output = ()>)
         mapping,
         names.resolve("~/detections")?,
         names.resolve("~/faces")?,
+        names.resolve("~/annotated")?,
         if config.publish_annotated {
-            format!(", {}", names.resolve("~/annotated")?)
+            "publish_annotated on"
         } else {
-            String::new()
+            "only while publish_annotated is true"
         },
     );
 
@@ -307,12 +353,16 @@ fn camera_task<M>(
 where
     M: RosMessage + serde::de::DeserializeOwned + Send + Sync + 'static,
 {
-    let subscription = dds::subscription::<M>(node, name, camera_qos()).map_err(NodeError::Ros)?;
+    let subscription = dds::subscription::<M>(node, name, camera_qos())?;
     Ok(tokio::spawn(async move {
         let mut stream = std::pin::pin!(subscription.async_stream());
+        let mut gaps = SequenceGaps::default();
         while let Some(item) = stream.next().await {
             match item {
-                Ok((msg, _info)) => {
+                Ok((msg, info)) => {
+                    shared
+                        .stats
+                        .lost(index, gaps.lost_before(info.publisher_gid(), info.sequence_number()));
                     let frame = CameraFrame {
                         msg: wrap(msg),
                         arrived: Instant::now(),
@@ -324,10 +374,45 @@ where
                 }
                 Err(e) => shared
                     .stats
-                    .malformed(index, &format!("cannot deserialize message: {e:?}")),
+                    .malformed(index, &format!("cannot deserialize message: {e}")),
             }
         }
     }))
+}
+
+/// Samples a publisher sent that never arrived, from the writer sequence numbers of the samples
+/// that did (a best-effort reader sees gaps; counting starts at each publisher's first arrival,
+/// so samples sent before matching are not counted). Bounded: publishers beyond
+/// [`SequenceGaps::PUBLISHERS`] replace the one heard from longest ago.
+#[derive(Default)]
+struct SequenceGaps {
+    /// (publisher, last sequence number, arrival counter when last heard from).
+    last: Vec<(ros2_client::Gid, i64, u64)>,
+    arrivals: u64,
+}
+
+impl SequenceGaps {
+    const PUBLISHERS: usize = 64;
+
+    /// Frames lost between `publisher`'s previous sample and this one (sequence number `sn`).
+    fn lost_before(&mut self, publisher: ros2_client::Gid, sn: i64) -> u64 {
+        self.arrivals += 1;
+        let now = self.arrivals;
+        if let Some(entry) = self.last.iter_mut().find(|(p, _, _)| *p == publisher) {
+            // Unsigned: a repeated or out-of-order sample (sn <= last) is no loss.
+            let lost = if sn > entry.1 { sn.abs_diff(entry.1) - 1 } else { 0 };
+            entry.1 = entry.1.max(sn);
+            entry.2 = now;
+            return lost;
+        }
+        if self.last.len() >= Self::PUBLISHERS {
+            if let Some(oldest) = self.last.iter().enumerate().min_by_key(|(_, e)| e.2).map(|(i, _)| i) {
+                self.last.swap_remove(oldest);
+            }
+        }
+        self.last.push((publisher, sn, now));
+        0
+    }
 }
 
 fn server<S: RosService>(
@@ -335,19 +420,28 @@ fn server<S: RosService>(
     mapping: ServiceMapping,
     resolved: &str,
 ) -> Result<Server<S::Request, S::Response>, NodeError> {
-    node.create_server::<S::Request, S::Response>(
-        mapping,
-        &ros_name(resolved)?,
-        &S::type_name(),
-        service_qos(),
-        service_qos(),
-    )
-    .map_err(|e| NodeError::Ros(format!("service {resolved}: {e:?}")))
+    Ok(dds::server::<S>(node, mapping, resolved, service_qos())?)
+}
+
+/// What a server does with a request sent before it existed (see [`requests`]).
+enum Stale<Resp> {
+    /// Answer with this refusal (services that change something: the client learns that its
+    /// call was not carried out).
+    Refuse(fn(String) -> Resp),
+    /// Do not answer (read-only services, whose responses have no room for a refusal).
+    Ignore,
 }
 
 /// Answers requests; each request runs in its own task so a long enrolment does not hold up
-/// the next request.
-fn serve<Req, Resp, F, Fut>(server: Server<Req, Resp>, what: &'static str, handler: F) -> tokio::task::JoinHandle<()>
+/// the next request. Each request is executed at most once, and never one sent before this
+/// server was created (a previous life of the node; see [`requests`]).
+fn serve<Req, Resp, F, Fut>(
+    server: Server<Req, Resp>,
+    what: &'static str,
+    life_start_ns: i64,
+    stale: Stale<Resp>,
+    handler: F,
+) -> tokio::task::JoinHandle<()>
 where
     Req: ros2_client::Message + Clone + Send + Sync + 'static,
     Resp: ros2_client::Message + Send + Sync + 'static,
@@ -356,21 +450,63 @@ where
     Server<Req, Resp>: Send + Sync,
 {
     let server = Arc::new(server);
+    let mut gate = RequestGate::new(life_start_ns, requests::REMEMBERED_REQUESTS);
+    let mut warned_untimed = false;
     tokio::spawn(async move {
         loop {
-            match server.async_receive_request().await {
-                Ok((id, req)) => {
-                    let server = Arc::clone(&server);
-                    let answer = handler(req);
-                    tokio::spawn(async move {
-                        let resp = answer.await;
-                        if let Err(e) = server.async_send_response(id, resp).await {
-                            tracing::warn!("{what}: could not send the response: {e:?}");
-                        }
-                    });
+            let (id, req, info) = match server.async_receive_request_with_info().await {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!("{what}: bad request: {e}");
+                    continue;
                 }
-                Err(e) => tracing::warn!("{what}: bad request: {e:?}"),
-            }
+            };
+            let sent_ns = info.source_timestamp().map(|t| t.to_nanos());
+            let answer = match gate.admit(id, sent_ns) {
+                Admission::Execute => handler(req),
+                Admission::ExecuteUntimed => {
+                    if !warned_untimed {
+                        warned_untimed = true;
+                        tracing::warn!(
+                            "{what}: a request without a source timestamp (client {:?}); such requests cannot be told apart from ones sent before this node started",
+                            id.writer_gid
+                        );
+                    }
+                    handler(req)
+                }
+                Admission::Duplicate => {
+                    tracing::debug!("{what}: request {id:?} seen before; not executed again");
+                    continue;
+                }
+                Admission::BeforeThisLife { early_ns } => {
+                    #[allow(clippy::cast_precision_loss)]
+                    let early_s = early_ns as f64 / 1e9;
+                    tracing::warn!(
+                        "{what}: request {} of client {:?} was sent {early_s:.3} s before this node started (to a previous run of the node); not executed",
+                        id.sequence_number,
+                        id.writer_gid
+                    );
+                    match &stale {
+                        Stale::Refuse(refusal) => {
+                            let resp = refusal(format!(
+                                "not executed: the request was sent {early_s:.3} s before this node started (to a previous run of the node, or the client's clock is behind this host's); call again"
+                            ));
+                            if let Err(e) = server.async_send_response(id, resp).await {
+                                tracing::warn!("{what}: could not send the refusal: {e}");
+                            }
+                        }
+                        Stale::Ignore => {}
+                    }
+                    continue;
+                }
+            };
+            let server = Arc::clone(&server);
+            tokio::spawn(async move {
+                let resp = answer.await;
+                if let Err(e) = server.async_send_response(id, resp).await {
+                    tracing::warn!("{what}: could not send the response: {e}");
+                }
+            });
         }
     })
 }
@@ -379,8 +515,10 @@ where
 struct OutputPublishers {
     detections: Publisher<crate::ros::msgs::Detection2DArray>,
     faces: Publisher<crate::ros::msgs::FaceArray>,
-    annotated: Option<Publisher<Image>>,
-    first: Vec<bool>,
+    /// Always created, so that `publish_annotated` can be switched on at run time.
+    annotated: Publisher<Image>,
+    /// Cameras with a published frame (the first one is logged at info level).
+    seen: std::collections::HashSet<usize>,
 }
 
 fn publisher<M: RosMessage + serde::Serialize>(
@@ -388,20 +526,16 @@ fn publisher<M: RosMessage + serde::Serialize>(
     resolved: &str,
     qos: QosProfile,
 ) -> Result<Publisher<M>, NodeError> {
-    dds::publisher(node, resolved, qos).map_err(NodeError::Ros)
+    Ok(dds::publisher(node, resolved, qos)?)
 }
 
 impl OutputPublishers {
-    fn new(node: &mut Node, names: &NameResolver, annotated: bool) -> Result<Self, NodeError> {
+    fn new(node: &mut Node, names: &NameResolver) -> Result<Self, NodeError> {
         Ok(Self {
             detections: publisher(node, &names.resolve("~/detections")?, output_qos(10))?,
             faces: publisher(node, &names.resolve("~/faces")?, output_qos(10))?,
-            annotated: if annotated {
-                Some(publisher(node, &names.resolve("~/annotated")?, output_qos(1))?)
-            } else {
-                None
-            },
-            first: Vec::new(),
+            annotated: publisher(node, &names.resolve("~/annotated")?, output_qos(1))?,
+            seen: std::collections::HashSet::new(),
         })
     }
 
@@ -409,25 +543,19 @@ impl OutputPublishers {
         while let Some(out) = rx.blocking_recv() {
             let faces = out.faces.faces.len();
             if let Err(e) = self.detections.publish(out.detections) {
-                tracing::warn!("publishing detections failed: {e:?}");
+                tracing::warn!("publishing detections failed: {e}");
             }
             if let Err(e) = self.faces.publish(out.faces) {
-                tracing::warn!("publishing faces failed: {e:?}");
+                tracing::warn!("publishing faces failed: {e}");
             }
-            if let (Some(p), Some(img)) = (&self.annotated, out.annotated) {
-                if let Err(e) = p.publish(img) {
-                    tracing::debug!("publishing the annotated image failed: {e:?}");
+            if let Some(img) = out.annotated {
+                if let Err(e) = self.annotated.publish(img) {
+                    tracing::debug!("publishing the annotated image failed: {e}");
                 }
             }
             let latency = out.arrived.elapsed();
             stats.processed(out.camera, faces, latency, out.pipeline);
-            if self.first.len() <= out.camera {
-                self.first.resize(out.camera + 1, true);
-            }
-            if self.first.get(out.camera).copied().unwrap_or(false) {
-                if let Some(f) = self.first.get_mut(out.camera) {
-                    *f = false;
-                }
+            if self.seen.insert(out.camera) {
                 tracing::info!(
                     "first frame of camera {} processed: {faces} face(s), {:.1} ms from arrival to publication ({:.1} ms in the face pipeline)",
                     out.camera,
@@ -470,9 +598,20 @@ fn diagnostics_task(
             let elapsed = last.elapsed();
             last = Instant::now();
             let mut status = shared.stats.statuses(elapsed, &fqn);
-            let (people, vectors) = {
+            // Tracker statistics into each camera's status (a tracker lock, then nothing else).
+            for (camera, s) in status.iter_mut().enumerate() {
+                if let Some(tracker) = shared.tracker(camera) {
+                    let (level, message, values) = stats::tracker_values(&tracker);
+                    s.values.extend(values);
+                    if level > s.level && s.level != DiagnosticStatus::STALE {
+                        s.level = level;
+                        s.message = message;
+                    }
+                }
+            }
+            let (people, vectors, anonymous) = {
                 let g = shared.gallery.read().unwrap_or_else(PoisonError::into_inner);
-                (g.len(), g.vector_count())
+                (g.len(), g.vector_count(), g.anonymous_count())
             };
             let kv = |k: &str, v: String| KeyValue {
                 key: k.to_owned(),
@@ -488,6 +627,8 @@ fn diagnostics_task(
                     kv("workers", workers.to_string()),
                     kv("gallery_people", people.to_string()),
                     kv("gallery_vectors", vectors.to_string()),
+                    kv("gallery_anonymous", anonymous.to_string()),
+                    kv("tracking", shared.tracking().to_string()),
                     kv("gallery_path", gallery_path.clone()),
                     kv("enrollments_in_progress", shared.hub.active().to_string()),
                     kv("detector_model", detector.clone()),
@@ -502,8 +643,35 @@ fn diagnostics_task(
                 status,
             };
             if let Err(e) = publisher.publish(msg) {
-                tracing::debug!("publishing diagnostics failed: {e:?}");
+                tracing::debug!("publishing diagnostics failed: {e}");
             }
         }
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SequenceGaps;
+    use ros2_client::Gid;
+
+    #[test]
+    fn sequence_gaps_count_lost_samples_per_publisher() {
+        let (a, b) = (Gid::from([1; 16]), Gid::from([2; 16]));
+        let mut gaps = SequenceGaps::default();
+        assert_eq!(
+            gaps.lost_before(a, 5),
+            0,
+            "samples before the first arrival are not counted"
+        );
+        assert_eq!(gaps.lost_before(a, 6), 0);
+        assert_eq!(gaps.lost_before(b, 1), 0);
+        assert_eq!(gaps.lost_before(a, 9), 2);
+        assert_eq!(gaps.lost_before(b, 2), 0);
+        assert_eq!(gaps.lost_before(a, 9), 0, "a repeated sample is no loss");
+        assert_eq!(gaps.lost_before(a, 8), 0, "nor is one out of order");
+        for p in 0..100u8 {
+            gaps.lost_before(Gid::from([p.wrapping_add(10); 16]), 1);
+        }
+        assert!(gaps.last.len() <= SequenceGaps::PUBLISHERS);
+    }
 }

@@ -15,16 +15,16 @@ use ros2_client::{Node, Publisher, QosProfile};
 use tokio::time::Instant;
 
 use crate::bag::{BagError, BagImage, BagReader, ImagePayload};
-use crate::ros::dds;
-use crate::ros::msgs::{CompressedImage, Header, Image, Time};
+use crate::ros::dds::{self, DdsError};
+use crate::ros::msgs::{CompressedImage, Header, Image, RosMessage, Time};
 use crate::ros::params::RosEnv;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlayError {
     #[error(transparent)]
     Bag(#[from] BagError),
-    #[error("ROS 2: {0}")]
-    Ros(String),
+    #[error("ROS 2")]
+    Ros(#[from] DdsError),
     #[error("bad option: {0}")]
     Options(String),
 }
@@ -151,7 +151,7 @@ pub enum ImagePublisher {
 
 impl ImagePublisher {
     /// A publisher of `raw` (`sensor_msgs/Image`) or compressed images on `topic`.
-    pub fn new(node: &mut Node, topic: &str, raw: bool, qos: QosProfile) -> Result<Self, String> {
+    pub fn new(node: &mut Node, topic: &str, raw: bool, qos: QosProfile) -> Result<Self, DdsError> {
         Ok(if raw {
             Self::Raw(dds::publisher(node, topic, qos)?)
         } else {
@@ -160,11 +160,20 @@ impl ImagePublisher {
     }
 
     /// Publishes `msg`; a message of the other type is refused.
-    pub fn publish(&self, msg: ImageMessage) -> Result<(), String> {
+    pub fn publish(&self, msg: ImageMessage) -> Result<(), DdsError> {
         match (self, msg) {
-            (Self::Raw(p), ImageMessage::Raw(m)) => p.publish(m).map_err(|e| format!("{e:?}")),
-            (Self::Compressed(p), ImageMessage::Compressed(m)) => p.publish(m).map_err(|e| format!("{e:?}")),
-            _ => Err("message type does not match the topic's type".to_owned()),
+            (Self::Raw(p), ImageMessage::Raw(m)) => p.publish(m).map_err(|e| DdsError::publish(Image::NAME, e)),
+            (Self::Compressed(p), ImageMessage::Compressed(m)) => {
+                p.publish(m).map_err(|e| DdsError::publish(CompressedImage::NAME, e))
+            }
+            (Self::Raw(_), ImageMessage::Compressed(_)) => Err(DdsError::WrongMessageType {
+                got: CompressedImage::NAME,
+                topic_type: Image::NAME,
+            }),
+            (Self::Compressed(_), ImageMessage::Raw(_)) => Err(DdsError::WrongMessageType {
+                got: Image::NAME,
+                topic_type: CompressedImage::NAME,
+            }),
         }
     }
 
@@ -205,12 +214,12 @@ pub async fn play(
             reader.path().display()
         )));
     }
-    let context = dds::context(env).map_err(PlayError::Ros)?;
-    let mut node = dds::node(&context, "/", "facerec_play").map_err(PlayError::Ros)?;
-    let spinner = node.spinner().map_err(|e| PlayError::Ros(format!("spinner: {e:?}")))?;
+    let context = dds::context(env)?;
+    let mut node = dds::node(&context, "/", "facerec_play")?;
+    let spinner = dds::spinner(&mut node)?;
     let spin_task = tokio::spawn(async move {
         if let Err(e) = spinner.spin().await {
-            tracing::warn!("ROS 2 spinner stopped: {e:?}");
+            tracing::warn!("ROS 2 spinner stopped: {e}");
         }
     });
 
@@ -220,8 +229,7 @@ pub async fn play(
     for topic in chosen {
         let raw = matches!(topic.image_kind(), Some(crate::bag::ImageKind::Raw));
         let out = options.output_topic(&topic.name).to_owned();
-        let publisher =
-            ImagePublisher::new(&mut node, &out, raw, image_qos(options.best_effort)).map_err(PlayError::Ros)?;
+        let publisher = ImagePublisher::new(&mut node, &out, raw, image_qos(options.best_effort))?;
         publishers.insert(topic.name.clone(), (out, publisher));
     }
 
@@ -301,7 +309,9 @@ async fn run(
             }
             last_offset = offset;
             tokio::time::sleep_until(pass_start + offset).await;
+            // The reader yields only the topics asked for, and there is a publisher for each.
             let Some((out, publisher)) = publishers.get(&image.topic) else {
+                debug_assert!(false, "no publisher for {}", image.topic);
                 continue;
             };
             let stamp = if options.restamp {
@@ -313,7 +323,7 @@ async fn run(
             if let Err(e) = publisher.publish(ImageMessage::from_bag(image, stamp)) {
                 // One failed write (e.g. a momentarily full DDS queue) should not end the play.
                 stats.failed += 1;
-                tracing::warn!("publishing on {out} failed: {e}");
+                tracing::warn!("publishing on {out} failed: {}", crate::ros::error_chain(&e));
                 continue;
             }
             *stats.published.entry(out.clone()).or_default() += 1;

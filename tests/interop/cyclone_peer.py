@@ -7,8 +7,8 @@ It reads vision_msgs/Detection2DArray from the node's ~/detections and can call
 number header before the request, echoed before the reply). Events are printed
 as JSON lines; the exit status says whether every expectation held.
 
-Loopback only: discovery goes to 127.0.0.1 peers without multicast (see
-CYCLONEDDS_URI below), which also works inside a network namespace holding only lo.
+Loopback only: discovery goes to 127.0.0.1 peers without multicast (CYCLONE_URI in
+cyclone_types.py), which also works inside a network namespace holding only lo.
 """
 
 import argparse
@@ -17,140 +17,12 @@ import os
 import random
 import sys
 import time
-from dataclasses import dataclass
 
-CYCLONE_URI = (
-    "<CycloneDDS><Domain id='any'><General><Interfaces><NetworkInterface address='127.0.0.1'/></Interfaces>"
-    "<AllowMulticast>false</AllowMulticast></General><Discovery><ParticipantIndex>auto</ParticipantIndex>"
-    "<MaxAutoParticipantIndex>50</MaxAutoParticipantIndex><Peers><Peer address='127.0.0.1'/></Peers>"
-    "</Discovery></Domain></CycloneDDS>"
-)
-os.environ.setdefault("CYCLONEDDS_URI", CYCLONE_URI)
-
-from cyclonedds.core import Policy, Qos  # noqa: E402
-from cyclonedds.domain import DomainParticipant  # noqa: E402
-from cyclonedds.idl import IdlStruct  # noqa: E402
-from cyclonedds.idl.types import array, float32, float64, int32, int64, sequence, uint8, uint32  # noqa: E402
-from cyclonedds.pub import DataWriter  # noqa: E402
-from cyclonedds.sub import DataReader  # noqa: E402
-from cyclonedds.topic import Topic  # noqa: E402
-from cyclonedds.util import duration  # noqa: E402
-
-
-@dataclass
-class Time(IdlStruct, typename="builtin_interfaces::msg::dds_::Time_"):
-    sec: int32
-    nanosec: uint32
-
-
-@dataclass
-class Header(IdlStruct, typename="std_msgs::msg::dds_::Header_"):
-    stamp: Time
-    frame_id: str
-
-
-@dataclass
-class Point(IdlStruct, typename="geometry_msgs::msg::dds_::Point_"):
-    x: float64
-    y: float64
-    z: float64
-
-
-@dataclass
-class Quaternion(IdlStruct, typename="geometry_msgs::msg::dds_::Quaternion_"):
-    x: float64
-    y: float64
-    z: float64
-    w: float64
-
-
-@dataclass
-class Pose(IdlStruct, typename="geometry_msgs::msg::dds_::Pose_"):
-    position: Point
-    orientation: Quaternion
-
-
-@dataclass
-class PoseWithCovariance(IdlStruct, typename="geometry_msgs::msg::dds_::PoseWithCovariance_"):
-    pose: Pose
-    covariance: array[float64, 36]
-
-
-@dataclass
-class ObjectHypothesis(IdlStruct, typename="vision_msgs::msg::dds_::ObjectHypothesis_"):
-    class_id: str
-    score: float64
-
-
-@dataclass
-class ObjectHypothesisWithPose(IdlStruct, typename="vision_msgs::msg::dds_::ObjectHypothesisWithPose_"):
-    hypothesis: ObjectHypothesis
-    pose: PoseWithCovariance
-
-
-@dataclass
-class Point2D(IdlStruct, typename="vision_msgs::msg::dds_::Point2D_"):
-    x: float64
-    y: float64
-
-
-@dataclass
-class Pose2D(IdlStruct, typename="vision_msgs::msg::dds_::Pose2D_"):
-    position: Point2D
-    theta: float64
-
-
-@dataclass
-class BoundingBox2D(IdlStruct, typename="vision_msgs::msg::dds_::BoundingBox2D_"):
-    center: Pose2D
-    size_x: float64
-    size_y: float64
-
-
-@dataclass
-class Detection2D(IdlStruct, typename="vision_msgs::msg::dds_::Detection2D_"):
-    header: Header
-    results: sequence[ObjectHypothesisWithPose]
-    bbox: BoundingBox2D
-    id: str
-
-
-@dataclass
-class Detection2DArray(IdlStruct, typename="vision_msgs::msg::dds_::Detection2DArray_"):
-    header: Header
-    detections: sequence[Detection2D]
-
-
-@dataclass
-class Image(IdlStruct, typename="sensor_msgs::msg::dds_::Image_"):
-    header: Header
-    height: uint32
-    width: uint32
-    encoding: str
-    is_bigendian: uint8
-    step: uint32
-    data: sequence[uint8]
-
-
-# rmw_cyclonedds_cpp puts this header before every request and reply payload.
-@dataclass
-class Enroll_Request(IdlStruct, typename="facerec::srv::dds_::Enroll_Request_"):  # noqa: N801
-    client_id: array[uint8, 8]
-    sequence_number: int64
-    name: str
-    camera: str
-    image: Image
-    num_samples: uint32
-    timeout_s: float32
-
-
-@dataclass
-class Enroll_Response(IdlStruct, typename="facerec::srv::dds_::Enroll_Response_"):  # noqa: N801
-    client_id: array[uint8, 8]
-    sequence_number: int64
-    success: bool
-    message: str
-    samples_used: uint32
+from cyclone_types import Detection2DArray, Enroll_Request, Enroll_Response, Header, Image, Time, reliable_qos
+from cyclonedds.domain import DomainParticipant
+from cyclonedds.pub import DataWriter
+from cyclonedds.sub import DataReader
+from cyclonedds.topic import Topic
 
 
 def emit(event, **fields):
@@ -174,8 +46,7 @@ def main():
 
     fqn = args.node.rstrip("/")
     dp = DomainParticipant(args.domain)
-    reliable = Qos(Policy.Reliability.Reliable(duration(seconds=1)), Policy.History.KeepLast(10),
-                   Policy.Durability.Volatile)
+    reliable = reliable_qos(10)
     det_reader = DataReader(dp, Topic(dp, f"rt{fqn}/detections", Detection2DArray), qos=reliable)
     seen = []  # (time, class ids)
 
@@ -209,7 +80,7 @@ def main():
         if matched:
             empty = Image(Header(Time(0, 0), ""), 0, 0, "", 0, 0, [])
             req_writer.write(Enroll_Request(client_id, 1, args.enroll, args.enroll_camera, empty,
-                                            args.enroll_samples, args.enroll_timeout))
+                                            args.enroll_samples, args.enroll_timeout, "", ""))
             while answer is None and time.monotonic() < end:
                 for rep in rep_reader.take(N=10):
                     if list(rep.client_id) == client_id and rep.sequence_number == 1:

@@ -131,12 +131,14 @@ def samples():
         "x": 10.5, "y": 20.25, "width": 30.75, "height": 40.125,
         "landmarks": [1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5, 9.5, 10.5],
         "camera_topic": "/head_camera/image_raw",
+        "track_id": "17", "track_confirmed": True, "anonymous": False, "frame_score": 0.59375,
     }
     face_b = {
         "name": "unknown", "score": -0.125, "margin": 0.0, "detection_score": 0.6875,
         "x": 100.0, "y": 200.0, "width": 50.0, "height": 60.0,
         "landmarks": [11.0, 12.0, 13.0, 14.0, 15.0, 16.0, 17.0, 18.0, 19.0, 20.0],
         "camera_topic": "/c",
+        "track_id": "", "track_confirmed": False, "anonymous": True, "frame_score": -0.0625,
     }
     return [
         ("time", "builtin_interfaces/msg/Time", STAMP),
@@ -177,12 +179,12 @@ def samples():
         ("face_array_empty", "facerec/msg/FaceArray", {"header": {"stamp": STAMP, "frame_id": "f"}, "faces": []}),
         ("enroll_request", "facerec/msg/Enroll_Request",
          {"name": "Ada Lovelace", "camera": "/head_camera/image_raw", "image": image,
-          "num_samples": 5, "timeout_s": 7.5}),
+          "num_samples": 5, "timeout_s": 7.5, "track_id": "", "person_id": ""}),
         ("enroll_request_camera", "facerec/msg/Enroll_Request",
          {"name": "Bo", "camera": "", "image": {"header": {"stamp": {"sec": 0, "nanosec": 0}, "frame_id": ""},
                                                 "height": 0, "width": 0, "encoding": "", "is_bigendian": 0,
                                                 "step": 0, "data": []},
-          "num_samples": 0, "timeout_s": 0.0}),
+          "num_samples": 0, "timeout_s": 0.0, "track_id": "12", "person_id": "person_3f9a"}),
         ("enroll_response", "facerec/msg/Enroll_Response",
          {"success": True, "message": "enrolled Ada Lovelace from 5 frames", "samples_used": 5}),
         ("forget_request", "facerec/msg/Forget_Request", {"name": "Ada Lovelace"}),
@@ -190,7 +192,8 @@ def samples():
          {"success": False, "message": "nobody named Zed", "removed": 3}),
         ("list_people_request", "facerec/msg/ListPeople_Request", {"structure_needs_at_least_one_member": 0}),
         ("list_people_response", "facerec/msg/ListPeople_Response",
-         {"names": ["Ada", "Bob Smith", "Cy"], "sample_counts": [3, 10, 1]}),
+         {"names": ["Ada", "Bob Smith", "person_3f9a"], "sample_counts": [3, 10, 1],
+          "anonymous": [False, False, True]}),
     ]
 
 

@@ -1,69 +1,103 @@
 //! Conversions between ROS messages and the library's types: camera messages into frames,
-//! recognitions into `vision_msgs/Detection2D` and `facerec/Face`, an RGB image into
-//! `sensor_msgs/Image`. Small pure functions; no I/O.
+//! recognitions (per frame) and tracked faces (per track, with their track id) into
+//! `vision_msgs/Detection2D` and `facerec/Face`, an RGB image into `sensor_msgs/Image`. Small
+//! pure functions; no I/O.
 
 use image::RgbImage;
 
-use crate::frame::{Frame, FrameError, PixelFormat};
+use crate::detect::Detection;
+use crate::frame::{Frame, FrameError, FrameLimits};
 use crate::pipeline::Recognition;
 use crate::ros::msgs::{
     BoundingBox2D, CompressedImage, Detection2D, Detection2DArray, Face, FaceArray, Header, Image, ObjectHypothesis,
     ObjectHypothesisWithPose, Point2D, Pose2D,
 };
+use crate::track::TrackedFace;
 
-/// Why a camera message could not become a frame.
-#[derive(Debug, thiserror::Error)]
-pub enum ConvertError {
-    #[error(transparent)]
-    Frame(#[from] FrameError),
-    #[error("step {step} does not fit in memory")]
-    Step { step: u32 },
-    #[error("compressed format '{0}' is not supported (expected jpeg or png)")]
-    CompressedFormat(String),
-    #[error("empty image data")]
-    Empty,
+/// A `sensor_msgs/Image` as a frame: [`Frame::from_image_message`] (sizes, step, data length
+/// and encoding checked by `frame`'s rules, within `limits`), the conversion replay uses too.
+pub fn frame_from_image(msg: Image, limits: FrameLimits) -> Result<Frame, FrameError> {
+    Frame::from_image_message(&msg.encoding, msg.width, msg.height, msg.step, msg.data, limits)
 }
 
-/// A `sensor_msgs/Image` as a frame; sizes, step, data length and encoding are checked.
-pub fn frame_from_image(msg: Image) -> Result<Frame, ConvertError> {
-    let format = PixelFormat::from_encoding(&msg.encoding)?;
-    let step = usize::try_from(msg.step).map_err(|_| ConvertError::Step { step: msg.step })?;
-    Ok(Frame::from_raw_owned(msg.width, msg.height, step, format, msg.data)?)
+/// A `sensor_msgs/CompressedImage` (JPEG or PNG) as a frame: [`Frame::from_compressed_message`],
+/// the conversion replay uses too. The decoded size is checked against `limits` from the
+/// image's header before decoding.
+pub fn frame_from_compressed(msg: &CompressedImage, limits: FrameLimits) -> Result<Frame, FrameError> {
+    Frame::from_compressed_message(&msg.format, &msg.data, limits)
 }
 
-/// A `sensor_msgs/CompressedImage` (JPEG or PNG) as a frame. The `format` string is only used
-/// to refuse what certainly is not a colour JPEG/PNG (`compressedDepth`, other codecs); the
-/// bytes themselves decide between JPEG and PNG.
-pub fn frame_from_compressed(msg: &CompressedImage) -> Result<Frame, ConvertError> {
-    let format = msg.format.to_ascii_lowercase();
-    let known = format.is_empty() || format.contains("jpeg") || format.contains("jpg") || format.contains("png");
-    if !known || format.contains("compresseddepth") {
-        return Err(ConvertError::CompressedFormat(msg.format.clone()));
+/// One face as published, from a per-frame [`Recognition`] or a [`TrackedFace`]: what both
+/// output messages are made from.
+#[derive(Debug, Clone, Copy)]
+pub struct FaceOut<'a> {
+    pub detection: &'a Detection,
+    /// A given name, an anonymous id or `unknown`.
+    pub name: &'a str,
+    /// The track's identity score with tracking, else the frame's best match.
+    pub score: f32,
+    pub margin: f32,
+    pub track_id: Option<u64>,
+    pub confirmed: bool,
+    pub anonymous: bool,
+    /// This frame's own best-match score; `None` when the face was not embedded this frame.
+    pub frame_score: Option<f32>,
+}
+
+impl<'a> FaceOut<'a> {
+    /// A face named on its own (tracking off): no track; `anonymous` when the gallery holds
+    /// `r.name` as an anonymous person.
+    pub fn from_recognition(r: &'a Recognition, anonymous: bool) -> Self {
+        Self {
+            detection: &r.detection,
+            name: &r.name,
+            score: r.score,
+            margin: r.margin,
+            track_id: None,
+            confirmed: false,
+            anonymous,
+            frame_score: Some(r.score),
+        }
     }
-    if msg.data.is_empty() {
-        return Err(ConvertError::Empty);
+
+    /// A face with its track and the track's identity.
+    pub fn from_tracked(f: &'a TrackedFace) -> Self {
+        Self {
+            detection: &f.detection,
+            name: &f.name,
+            score: f.identity_score,
+            margin: f.identity_margin,
+            track_id: f.track_id,
+            confirmed: f.confirmed,
+            anonymous: f.anonymous,
+            frame_score: f.frame_score,
+        }
     }
-    Ok(Frame::decode(&msg.data)?)
+
+    /// The track id as published (`Detection2D.id`, `Face.track_id`): decimal, empty untracked.
+    pub fn track_id_text(&self) -> String {
+        self.track_id.map(|id| id.to_string()).unwrap_or_default()
+    }
 }
 
-fn hypothesis(r: &Recognition) -> ObjectHypothesisWithPose {
+fn hypothesis(f: &FaceOut<'_>) -> ObjectHypothesisWithPose {
     ObjectHypothesisWithPose {
         hypothesis: ObjectHypothesis {
-            class_id: r.name.clone(),
-            score: f64::from(r.score),
+            class_id: f.name.to_owned(),
+            score: f64::from(f.score),
         },
         ..ObjectHypothesisWithPose::default()
     }
 }
 
 /// One face as a `vision_msgs/Detection2D`: the name (or `unknown`) as class id, the similarity
-/// as score, the box centre and size in image pixels, the image's header.
-pub fn detection_from_recognition(r: &Recognition, header: &Header) -> Detection2D {
-    let b = r.detection.bbox;
+/// as score, the box centre and size in image pixels, the image's header, the track id as `id`.
+pub fn detection_from_face(f: &FaceOut<'_>, header: &Header) -> Detection2D {
+    let b = f.detection.bbox;
     let c = b.center();
     Detection2D {
         header: header.clone(),
-        results: vec![hypothesis(r)],
+        results: vec![hypothesis(f)],
         bbox: BoundingBox2D {
             center: Pose2D {
                 position: Point2D {
@@ -75,35 +109,43 @@ pub fn detection_from_recognition(r: &Recognition, header: &Header) -> Detection
             size_x: f64::from(b.width),
             size_y: f64::from(b.height),
         },
-        id: String::new(),
+        id: f.track_id_text(),
     }
+}
+
+/// A per-frame recognition as a `vision_msgs/Detection2D` (no track: `id` empty).
+pub fn detection_from_recognition(r: &Recognition, header: &Header) -> Detection2D {
+    detection_from_face(&FaceOut::from_recognition(r, false), header)
 }
 
 /// All faces of one image as a `vision_msgs/Detection2DArray`.
-pub fn detection_array(recognitions: &[Recognition], header: &Header) -> Detection2DArray {
+pub fn detection_array_of(faces: &[FaceOut<'_>], header: &Header) -> Detection2DArray {
     Detection2DArray {
         header: header.clone(),
-        detections: recognitions
-            .iter()
-            .map(|r| detection_from_recognition(r, header))
-            .collect(),
+        detections: faces.iter().map(|f| detection_from_face(f, header)).collect(),
     }
 }
 
+/// All per-frame recognitions of one image as a `vision_msgs/Detection2DArray`.
+pub fn detection_array(recognitions: &[Recognition], header: &Header) -> Detection2DArray {
+    let faces: Vec<FaceOut<'_>> = recognitions
+        .iter()
+        .map(|r| FaceOut::from_recognition(r, false))
+        .collect();
+    detection_array_of(&faces, header)
+}
+
 /// One face as a `facerec/Face`.
-pub fn face_from_recognition(r: &Recognition, camera_topic: &str) -> Face {
-    let d = &r.detection;
+pub fn face_msg(f: &FaceOut<'_>, camera_topic: &str) -> Face {
+    let d = f.detection;
     let mut landmarks = [0.0f32; 10];
-    for (pair, p) in landmarks.chunks_exact_mut(2).zip(&d.landmarks) {
-        if let [x, y] = pair {
-            *x = p.x;
-            *y = p.y;
-        }
+    for ([x, y], p) in landmarks.as_chunks_mut::<2>().0.iter_mut().zip(&d.landmarks) {
+        (*x, *y) = (p.x, p.y);
     }
     Face {
-        name: r.name.clone(),
-        score: r.score,
-        margin: r.margin,
+        name: f.name.to_owned(),
+        score: f.score,
+        margin: f.margin,
         detection_score: d.score,
         x: d.bbox.x,
         y: d.bbox.y,
@@ -111,18 +153,33 @@ pub fn face_from_recognition(r: &Recognition, camera_topic: &str) -> Face {
         height: d.bbox.height,
         landmarks,
         camera_topic: camera_topic.to_owned(),
+        track_id: f.track_id_text(),
+        track_confirmed: f.confirmed,
+        anonymous: f.anonymous,
+        frame_score: f.frame_score.unwrap_or(f32::NAN),
     }
 }
 
+/// One per-frame recognition as a `facerec/Face`.
+pub fn face_from_recognition(r: &Recognition, camera_topic: &str) -> Face {
+    face_msg(&FaceOut::from_recognition(r, false), camera_topic)
+}
+
 /// All faces of one image as a `facerec/FaceArray`.
-pub fn face_array(recognitions: &[Recognition], header: &Header, camera_topic: &str) -> FaceArray {
+pub fn face_array_of(faces: &[FaceOut<'_>], header: &Header, camera_topic: &str) -> FaceArray {
     FaceArray {
         header: header.clone(),
-        faces: recognitions
-            .iter()
-            .map(|r| face_from_recognition(r, camera_topic))
-            .collect(),
+        faces: faces.iter().map(|f| face_msg(f, camera_topic)).collect(),
     }
+}
+
+/// All per-frame recognitions of one image as a `facerec/FaceArray`.
+pub fn face_array(recognitions: &[Recognition], header: &Header, camera_topic: &str) -> FaceArray {
+    let faces: Vec<FaceOut<'_>> = recognitions
+        .iter()
+        .map(|r| FaceOut::from_recognition(r, false))
+        .collect();
+    face_array_of(&faces, header, camera_topic)
 }
 
 /// An RGB image as an `rgb8` `sensor_msgs/Image`.
@@ -192,11 +249,11 @@ mod tests {
     #[test]
     fn valid_images_convert() {
         for (enc, ch) in [("rgb8", 3), ("bgr8", 3), ("rgba8", 4), ("bgra8", 4), ("mono8", 1)] {
-            let f = frame_from_image(image(4, 3, 4 * ch, enc, 12 * ch as usize)).expect(enc);
+            let f = frame_from_image(image(4, 3, 4 * ch, enc, 12 * ch as usize), FrameLimits::default()).expect(enc);
             assert_eq!((f.width(), f.height()), (4, 3), "{enc}");
         }
         // Padded rows.
-        let f = frame_from_image(image(4, 3, 16, "bgr8", 48)).expect("padded");
+        let f = frame_from_image(image(4, 3, 16, "bgr8", 48), FrameLimits::default()).expect("padded");
         assert_eq!(f.rgb().get_pixel(0, 1).0, [18, 17, 16]);
     }
 
@@ -221,7 +278,7 @@ mod tests {
                 msg.encoding,
                 msg.data.len()
             );
-            assert!(frame_from_image(msg).is_err(), "{desc}");
+            assert!(frame_from_image(msg, FrameLimits::default()).is_err(), "{desc}");
         }
     }
 
@@ -242,20 +299,85 @@ mod tests {
             data: data.to_vec(),
         };
 
-        let f = frame_from_compressed(&msg("png", &png)).expect("png");
+        let f = frame_from_compressed(&msg("png", &png), FrameLimits::default()).expect("png");
         assert_eq!((f.width(), f.height()), (16, 8));
         assert_eq!(f.rgb().get_pixel(3, 2).0, [30, 40, 7]);
-        let f = frame_from_compressed(&msg("rgb8; jpeg compressed bgr8", &jpeg)).expect("jpeg");
+        let f = frame_from_compressed(&msg("rgb8; jpeg compressed bgr8", &jpeg), FrameLimits::default()).expect("jpeg");
         assert_eq!((f.width(), f.height()), (16, 8));
 
         assert!(
-            frame_from_compressed(&msg("jpeg", &jpeg[..jpeg.len() / 3])).is_err(),
+            frame_from_compressed(&msg("jpeg", &jpeg[..jpeg.len() / 3]), FrameLimits::default()).is_err(),
             "truncated jpeg"
         );
-        assert!(frame_from_compressed(&msg("jpeg", b"not an image at all")).is_err());
-        assert!(frame_from_compressed(&msg("jpeg", &[])).is_err());
-        assert!(frame_from_compressed(&msg("16UC1; compressedDepth png", &png)).is_err());
-        assert!(frame_from_compressed(&msg("theora", &png)).is_err());
+        assert!(frame_from_compressed(&msg("jpeg", b"not an image at all"), FrameLimits::default()).is_err());
+        assert!(frame_from_compressed(&msg("jpeg", &[]), FrameLimits::default()).is_err());
+        assert!(frame_from_compressed(&msg("16UC1; compressedDepth png", &png), FrameLimits::default()).is_err());
+        assert!(frame_from_compressed(&msg("theora", &png), FrameLimits::default()).is_err());
+    }
+
+    /// Replay (bag images) and the node (camera messages) accept and refuse the same images:
+    /// both go through `Frame::from_image_message*` / `Frame::from_compressed_message`.
+    #[test]
+    fn bag_images_are_accepted_exactly_when_camera_messages_are() {
+        use crate::bag::{BagImage, ImagePayload};
+        let bag = |payload: ImagePayload| BagImage {
+            log_time_ns: 0,
+            topic: "/c".into(),
+            header_stamp_ns: 0,
+            frame_id: String::new(),
+            payload,
+        };
+        let raws = [
+            image(4, 3, 12, "rgb8", 36),
+            image(4, 3, 16, "bgr8", 48),
+            image(4, 3, 4, "8UC1", 12),
+            image(4, 3, 12, "rgb8", 35),
+            image(4, 3, 12, "RGB8", 36),
+            image(4, 3, 12, "yuv422", 36),
+            image(4, 3, 8, "16UC1", 24),
+        ];
+        let mut accepted = 0;
+        for msg in raws {
+            let from_bag = bag(ImagePayload::Raw {
+                width: msg.width,
+                height: msg.height,
+                step: msg.step,
+                encoding: msg.encoding.clone(),
+                is_bigendian: false,
+                data: msg.data.clone(),
+            })
+            .to_frame()
+            .map(|f| f.into_rgb());
+            let desc = format!("{} step {}", msg.encoding, msg.step);
+            let from_node = frame_from_image(msg, FrameLimits::default()).map(|f| f.into_rgb());
+            assert_eq!(from_bag.as_ref().ok(), from_node.as_ref().ok(), "{desc}");
+            accepted += usize::from(from_node.is_ok());
+        }
+        assert_eq!(accepted, 3);
+        let mut png = Vec::new();
+        image::DynamicImage::ImageRgb8(RgbImage::new(8, 8))
+            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .expect("encode png");
+        for (format, data, ok) in [
+            ("png", &png[..], true),
+            ("", &png[..], true),
+            ("h264", &png[..], false),
+            ("16UC1; compressedDepth png", &png[..], false),
+            ("png", &[][..], false),
+        ] {
+            let from_bag = bag(ImagePayload::Compressed {
+                format: format.into(),
+                data: data.to_vec(),
+            })
+            .to_frame();
+            let msg = CompressedImage {
+                header: header(),
+                format: format.into(),
+                data: data.to_vec(),
+            };
+            let from_node = frame_from_compressed(&msg, FrameLimits::default());
+            assert_eq!((from_bag.is_ok(), from_node.is_ok()), (ok, ok), "{format:?}");
+        }
     }
 
     #[test]
@@ -283,6 +405,44 @@ mod tests {
         assert_eq!(f.camera_topic, "/head/image_raw");
         let a = face_array(&[recognition()], &header(), "/c");
         assert_eq!((a.header.stamp.sec, a.faces.len()), (12, 1));
+        assert_eq!(
+            (f.track_id.as_str(), f.track_confirmed, f.anonymous),
+            ("", false, false)
+        );
+        assert_eq!(f.frame_score, 0.75, "per frame, the frame's score is the score");
+    }
+
+    #[test]
+    fn tracked_faces_carry_their_track() {
+        let r = recognition();
+        let tracked = TrackedFace {
+            detection: r.detection.clone(),
+            track_id: Some(7),
+            confirmed: true,
+            name: "person_3f9a".into(),
+            identity_score: 0.6,
+            identity_margin: 0.3,
+            frame_name: None,
+            frame_score: None,
+            embedding: None,
+            reidentified: false,
+            anonymous: true,
+        };
+        let out = [FaceOut::from_tracked(&tracked)];
+        let f = face_array_of(&out, &header(), "/c").faces.remove(0);
+        assert_eq!((f.name.as_str(), f.score, f.margin), ("person_3f9a", 0.6, 0.3));
+        assert_eq!((f.track_id.as_str(), f.track_confirmed, f.anonymous), ("7", true, true));
+        assert!(f.frame_score.is_nan(), "not embedded in this frame");
+        let d = detection_array_of(&out, &header()).detections.remove(0);
+        assert_eq!(d.id, "7");
+        assert_eq!(d.results[0].hypothesis.class_id, "person_3f9a");
+        let untracked = TrackedFace {
+            track_id: None,
+            frame_score: Some(0.5),
+            ..tracked
+        };
+        let f = face_msg(&FaceOut::from_tracked(&untracked), "/c");
+        assert_eq!((f.track_id.as_str(), f.frame_score), ("", 0.5));
     }
 
     #[test]
@@ -293,7 +453,7 @@ mod tests {
             (msg.width, msg.height, msg.step, msg.encoding.as_str()),
             (5, 3, 15, "rgb8")
         );
-        let back = frame_from_image(msg).expect("valid");
+        let back = frame_from_image(msg, FrameLimits::default()).expect("valid");
         assert_eq!(back.rgb(), &rgb);
     }
 }

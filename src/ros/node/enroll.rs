@@ -75,7 +75,8 @@ impl EnrollHub {
         self.lock().len()
     }
 
-    /// Whether any enrolment wants samples from this camera.
+    /// Whether any enrolment wants samples from this camera (`offer` checks itself; the
+    /// tracking path asks first, to embed every face of a frame an enrolment will judge).
     pub fn wants(&self, camera: usize) -> bool {
         self.lock().iter().any(|c| c.camera.is_none_or(|k| k == camera))
     }

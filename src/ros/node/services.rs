@@ -1,6 +1,9 @@
 //! The node's services, as plain async handlers from request to response: `~/enroll` (from an
 //! image in the request, or by collecting frames from a camera while processing continues),
 //! `~/forget` and `~/list_people`. Every failure becomes `success = false` with a message.
+//! `~/enroll` can also name a track (`track_id`) or an anonymous person (`person_id`) through
+//! the library's `People::enroll_track` / `People::name_anonymous`: a tracker lock, then the
+//! gallery's write lock, as the workers take them.
 //! Gallery changes are saved (atomically) before the handler returns, so a person enrolled is
 //! on disk and matched from the next processed frame on.
 //!
@@ -12,10 +15,14 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use super::config::EnrollDefaults;
 use super::enroll::collect;
 use super::workers::{EnrollJob, Shared};
+use crate::enroll::EnrollRefusal;
+use crate::frame::FrameError;
 use crate::gallery::{validate_name, GalleryError};
+use crate::people::{People, PeopleError};
+use crate::pipeline::PipelineError;
+use crate::ros::error_chain;
 use crate::ros::msgs::{
     EnrollRequest, EnrollResponse, ForgetRequest, ForgetResponse, ListPeopleRequest, ListPeopleResponse,
 };
@@ -27,11 +34,89 @@ pub const MAX_ENROLL_SAMPLES: u32 = 100;
 /// How long an image in a request may wait for a worker.
 pub const IMAGE_JOB_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Why a service request was not carried out. The answer's `message` is the error with its
+/// sources ([`error_chain`]).
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("the node is busy with other enrolment images; try again")]
+    Busy,
+    #[error("the node is shutting down")]
+    ShuttingDown,
+    #[error("no worker took the image within {} s", .waited.as_secs())]
+    NoWorker { waited: Duration },
+    #[error("unknown camera '{requested}'; this node listens to: {}", .known.join(", "))]
+    UnknownCamera { requested: String, known: Vec<String> },
+    #[error("num_samples {requested} is more than {MAX_ENROLL_SAMPLES}")]
+    TooManySamples { requested: u32 },
+    #[error("timeout_s {timeout_s} must be a positive number of seconds (or 0 for the default)")]
+    BadTimeout { timeout_s: f32 },
+    #[error("no usable face from {from} within {:.1} s ({frames} frame(s) seen): no frames were processed from {from}", .waited.as_secs_f32())]
+    NoFrames {
+        from: String,
+        waited: Duration,
+        frames: usize,
+    },
+    #[error("no usable face from {from} within {:.1} s ({frames} frame(s) seen){}", .waited.as_secs_f32(), if .last_refusal.is_some() { "" } else { ": no usable face" })]
+    NoUsableFace {
+        from: String,
+        waited: Duration,
+        frames: usize,
+        /// Why the last face seen was not taken, when one was seen.
+        #[source]
+        last_refusal: Option<EnrollRefusal>,
+    },
+    #[error("the image in the request is malformed")]
+    RequestImage(#[source] FrameError),
+    #[error("face pipeline failed")]
+    Pipeline(#[source] PipelineError),
+    #[error("the image in the request")]
+    RequestFace(#[source] EnrollRefusal),
+    #[error(transparent)]
+    Gallery(#[from] GalleryError),
+    /// Boxed: a `PeopleError` is large and `ServiceError` travels in every `Result` here.
+    #[error(transparent)]
+    People(Box<PeopleError>),
+    #[error("track_id '{0}' is not a track number (use the Face.track_id / Detection2D.id of a face in view)")]
+    BadTrackId(String),
+    #[error("give at most one of image, track_id and person_id")]
+    SeveralSources,
+    #[error("tracking is off on this node (tracking.enabled: false): there are no tracks to name")]
+    TrackingOff,
+    #[error("track {id} is in view on no camera; name a track that is in view (cameras: {})", .cameras.join(", "))]
+    TrackNowhere { id: u64, cameras: Vec<String> },
+    #[error("track {id} is in view on several cameras ({}); say which one in camera", .cameras.join(", "))]
+    TrackAmbiguous { id: u64, cameras: Vec<String> },
+    #[error("internal error: the gallery change did not finish")]
+    Join(#[source] tokio::task::JoinError),
+    #[error("internal error: {0}")]
+    Panic(String),
+}
+
+impl From<PeopleError> for ServiceError {
+    fn from(e: PeopleError) -> Self {
+        Self::People(Box::new(e))
+    }
+}
+
 /// What the service handlers need.
 #[derive(Clone)]
 pub struct Services {
+    /// Also holds the enroll defaults (`shared.live`), read at each request.
     pub shared: Arc<Shared>,
-    pub defaults: EnrollDefaults,
+}
+
+/// An `~/enroll` answer that nothing was done.
+pub fn refused_enroll(message: String) -> EnrollResponse {
+    refuse(message)
+}
+
+/// A `~/forget` answer that nothing was done.
+pub fn refused_forget(message: String) -> ForgetResponse {
+    ForgetResponse {
+        success: false,
+        message,
+        removed: 0,
+    }
 }
 
 fn refuse(message: impl Into<String>) -> EnrollResponse {
@@ -47,19 +132,18 @@ impl Services {
     async fn with_gallery<T: Send + 'static>(
         &self,
         change: impl FnOnce(&mut crate::gallery::Gallery) -> Result<T, GalleryError> + Send + 'static,
-    ) -> Result<T, String> {
+    ) -> Result<T, ServiceError> {
         let shared = Arc::clone(&self.shared);
-        tokio::task::spawn_blocking(move || {
+        Ok(tokio::task::spawn_blocking(move || {
             let mut gallery = shared.gallery.write().unwrap_or_else(PoisonError::into_inner);
             change(&mut gallery)
         })
         .await
-        .map_err(|e| format!("internal error: {e}"))?
-        .map_err(|e| e.to_string())
+        .map_err(ServiceError::Join)??)
     }
 
     /// Which camera a request names: `Ok(None)` for any.
-    fn camera_index(&self, requested: &str) -> Result<Option<usize>, String> {
+    fn camera_index(&self, requested: &str) -> Result<Option<usize>, ServiceError> {
         let requested = requested.trim();
         if requested.is_empty() {
             return Ok(None);
@@ -69,12 +153,9 @@ impl Services {
             .iter()
             .position(|c| c.topic == requested || c.configured == requested)
             .map(Some)
-            .ok_or_else(|| {
-                let known: Vec<&str> = cameras.iter().map(|c| c.topic.as_str()).collect();
-                format!(
-                    "unknown camera '{requested}'; this node listens to: {}",
-                    known.join(", ")
-                )
+            .ok_or_else(|| ServiceError::UnknownCamera {
+                requested: requested.to_owned(),
+                known: cameras.iter().map(|c| c.topic.clone()).collect(),
             })
     }
 
@@ -83,15 +164,27 @@ impl Services {
         if let Err(e) = validate_name(&req.name) {
             return refuse(e.to_string());
         }
+        let (track, person) = (req.track_id.trim(), req.person_id.trim());
+        let sources =
+            usize::from(!req.image.data.is_empty()) + usize::from(!track.is_empty()) + usize::from(!person.is_empty());
+        if sources > 1 {
+            return refuse(ServiceError::SeveralSources.to_string());
+        }
+        if !track.is_empty() {
+            return self.enroll_track(&req.name, &req.camera, track).await;
+        }
+        if !person.is_empty() {
+            return self.enroll_anonymous(&req.name, person).await;
+        }
         let (samples, source) = if req.image.data.is_empty() {
             match self.collect_from_camera(&req).await {
                 Ok(r) => r,
-                Err(message) => return refuse(message),
+                Err(e) => return refuse(error_chain(&e)),
             }
         } else {
             match self.embed_request_image(req.image).await {
                 Ok(v) => (vec![v], "the image in the request".to_owned()),
-                Err(message) => return refuse(message),
+                Err(e) => return refuse(error_chain(&e)),
             }
         };
         let used = samples.len();
@@ -114,45 +207,165 @@ impl Services {
                         "enrolled '{}': {used} sample(s) from {source}; {total} stored in total",
                         req.name
                     ),
+                    // At most MAX_ENROLL_SAMPLES; saturating keeps the u32 field honest anyway.
                     samples_used: u32::try_from(used).unwrap_or(u32::MAX),
                 }
             }
-            Err(e) => refuse(format!("could not store '{}': {e}", req.name)),
+            Err(e) => refuse(format!("could not store '{}': {}", req.name, error_chain(&e))),
         }
     }
 
-    async fn embed_request_image(&self, image: crate::ros::msgs::Image) -> Result<Vec<f32>, String> {
+    /// Runs a people change (tracker locks, then the gallery's write lock) on a blocking thread.
+    async fn with_people<T: Send + 'static>(
+        &self,
+        change: impl FnOnce(&Shared) -> Result<T, ServiceError> + Send + 'static,
+    ) -> Result<T, ServiceError> {
+        let shared = Arc::clone(&self.shared);
+        tokio::task::spawn_blocking(move || change(&shared))
+            .await
+            .map_err(ServiceError::Join)?
+    }
+
+    /// Which camera holds live track `id`: the one named, else the only camera where it is in
+    /// view (with one camera: that camera, whose tracker then says why the track is unusable).
+    fn camera_of_track(&self, shared: &Shared, requested: &str, id: u64) -> Result<usize, ServiceError> {
+        if let Some(camera) = self.camera_index(requested)? {
+            return Ok(camera);
+        }
+        if shared.cameras.len() == 1 {
+            return Ok(0);
+        }
+        let live: Vec<usize> = (0..shared.cameras.len())
+            .filter(|&c| shared.tracker(c).is_some_and(|t| t.track(id).is_ok()))
+            .collect();
+        let topics = |cams: &[usize]| -> Vec<String> {
+            cams.iter()
+                .filter_map(|&c| shared.cameras.get(c).map(|c| c.topic.clone()))
+                .collect()
+        };
+        match live.as_slice() {
+            [one] => Ok(*one),
+            [] => Err(ServiceError::TrackNowhere {
+                id,
+                cameras: shared.cameras.iter().map(|c| c.topic.clone()).collect(),
+            }),
+            several => Err(ServiceError::TrackAmbiguous {
+                id,
+                cameras: topics(several),
+            }),
+        }
+    }
+
+    /// `~/enroll` with `track_id`: the track's collected samples become `name`'s, saved before
+    /// the answer ([`People::enroll_track`]).
+    async fn enroll_track(&self, name: &str, camera: &str, track: &str) -> EnrollResponse {
+        let Ok(id) = track.parse::<u64>() else {
+            return refuse(error_chain(&ServiceError::BadTrackId(track.to_owned())));
+        };
+        let this = self.clone();
+        let (name_owned, camera_owned) = (name.to_owned(), camera.to_owned());
+        let result = self
+            .with_people(move |shared| {
+                if !shared.tracking() {
+                    return Err(ServiceError::TrackingOff);
+                }
+                let index = this.camera_of_track(shared, &camera_owned, id)?;
+                let topic = shared.cameras.get(index).map(|c| c.topic.clone()).unwrap_or_default();
+                let mut tracker = shared.tracker(index).ok_or(ServiceError::TrackingOff)?;
+                let mut gallery = shared.gallery.write().unwrap_or_else(PoisonError::into_inner);
+                let done = shared
+                    .people
+                    .enroll_track(&mut tracker, &mut gallery, id, &name_owned, true)?;
+                Ok((done, topic))
+            })
+            .await;
+        match result {
+            Ok((done, topic)) => {
+                let was = done
+                    .was_anonymous
+                    .as_deref()
+                    .map(|a| format!(" (until now anonymous person {a})"))
+                    .unwrap_or_default();
+                tracing::info!(
+                    "enrolled '{name}' from track {id} of {topic}{was}: {} samples",
+                    done.samples
+                );
+                EnrollResponse {
+                    success: true,
+                    message: format!(
+                        "enrolled '{name}' from track {id} of {topic}{was}: {} sample(s) stored",
+                        done.samples
+                    ),
+                    samples_used: u32::try_from(done.samples).unwrap_or(u32::MAX),
+                }
+            }
+            Err(e) => refuse(format!("could not name track {id} '{name}': {}", error_chain(&e))),
+        }
+    }
+
+    /// `~/enroll` with `person_id`: anonymous person `id` becomes `name`, saved before the
+    /// answer, and every tracker's tracks of that person are renamed ([`People::name_anonymous`]).
+    async fn enroll_anonymous(&self, name: &str, id: &str) -> EnrollResponse {
+        let (name_owned, id_owned) = (name.to_owned(), id.to_owned());
+        let result = self
+            .with_people(move |shared| {
+                // Every tracker (in camera order), then the gallery.
+                let mut trackers: Vec<_> = (0..shared.trackers.len()).filter_map(|c| shared.tracker(c)).collect();
+                let mut gallery = shared.gallery.write().unwrap_or_else(PoisonError::into_inner);
+                let samples = People::name_anonymous(
+                    &mut gallery,
+                    trackers.iter_mut().map(|t| &mut **t),
+                    &id_owned,
+                    &name_owned,
+                    true,
+                )?;
+                Ok(samples)
+            })
+            .await;
+        match result {
+            Ok(samples) => {
+                tracing::info!("anonymous person {id} is now '{name}' ({samples} samples)");
+                EnrollResponse {
+                    success: true,
+                    message: format!("anonymous person {id} is now '{name}': {samples} sample(s) stored"),
+                    samples_used: u32::try_from(samples).unwrap_or(u32::MAX),
+                }
+            }
+            Err(e) => refuse(format!("could not name {id} '{name}': {}", error_chain(&e))),
+        }
+    }
+
+    async fn embed_request_image(&self, image: crate::ros::msgs::Image) -> Result<Vec<f32>, ServiceError> {
         let (reply, answer) = oneshot::channel();
         self.shared
             .scheduler
             .submit(EnrollJob { image, reply })
-            .map_err(|_| "the node is busy with other enrolment images; try again".to_owned())?;
+            .map_err(|_| ServiceError::Busy)?;
         match tokio::time::timeout(IMAGE_JOB_TIMEOUT, answer).await {
             Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err("the node is shutting down".to_owned()),
-            Err(_) => Err(format!(
-                "no worker took the image within {} s",
-                IMAGE_JOB_TIMEOUT.as_secs()
-            )),
+            Ok(Err(_)) => Err(ServiceError::ShuttingDown),
+            Err(_) => Err(ServiceError::NoWorker {
+                waited: IMAGE_JOB_TIMEOUT,
+            }),
         }
     }
 
-    async fn collect_from_camera(&self, req: &EnrollRequest) -> Result<(Vec<Vec<f32>>, String), String> {
+    async fn collect_from_camera(&self, req: &EnrollRequest) -> Result<(Vec<Vec<f32>>, String), ServiceError> {
         let camera = self.camera_index(&req.camera)?;
+        let defaults = self.shared.live.get().enroll;
         let wanted = match req.num_samples {
-            0 => self.defaults.samples,
-            n if n > MAX_ENROLL_SAMPLES => return Err(format!("num_samples {n} is more than {MAX_ENROLL_SAMPLES}")),
+            0 => defaults.samples,
+            n if n > MAX_ENROLL_SAMPLES => return Err(ServiceError::TooManySamples { requested: n }),
             n => n,
         };
         let timeout = if req.timeout_s == 0.0 {
-            self.defaults.timeout
+            defaults.timeout
         } else if req.timeout_s.is_finite() && req.timeout_s > 0.0 {
             Duration::from_secs_f32(req.timeout_s).min(MAX_ENROLL_TIMEOUT)
         } else {
-            return Err(format!(
-                "timeout_s {} must be a positive number of seconds (or 0 for the default)",
-                req.timeout_s
-            ));
+            return Err(ServiceError::BadTimeout {
+                timeout_s: req.timeout_s,
+            });
         };
         let where_ = match camera.and_then(|i| self.shared.cameras.get(i)) {
             Some(c) => c.topic.clone(),
@@ -162,16 +375,19 @@ impl Services {
         let got = collect(&mut registration, camera.is_none(), wanted as usize, timeout).await;
         drop(registration);
         if got.samples.is_empty() {
-            let why = match (&got.last_refusal, got.frames) {
-                (Some(refusal), _) => refusal.to_string(),
-                (None, 0) => format!("no frames were processed from {where_}"),
-                (None, _) => "no usable face".to_owned(),
-            };
-            return Err(format!(
-                "no usable face from {where_} within {:.1} s ({} frame(s) seen): {why}",
-                timeout.as_secs_f32(),
-                got.frames
-            ));
+            return Err(match (got.last_refusal, got.frames) {
+                (None, 0) => ServiceError::NoFrames {
+                    from: where_,
+                    waited: timeout,
+                    frames: 0,
+                },
+                (last_refusal, frames) => ServiceError::NoUsableFace {
+                    from: where_,
+                    waited: timeout,
+                    frames,
+                    last_refusal,
+                },
+            });
         }
         let from = got
             .cameras
@@ -192,7 +408,21 @@ impl Services {
     /// `~/forget`.
     pub async fn forget(&self, req: ForgetRequest) -> ForgetResponse {
         let name = req.name.clone();
-        match self.with_gallery(move |g| g.remove_and_save(&name)).await {
+        let forgotten = self
+            .with_people(move |shared| {
+                let mut trackers: Vec<_> = (0..shared.trackers.len()).filter_map(|c| shared.tracker(c)).collect();
+                let mut gallery = shared.gallery.write().unwrap_or_else(PoisonError::into_inner);
+                let removed = gallery.remove_and_save(&name)?;
+                if removed > 0 {
+                    // Tracks named after the person lose the name at once.
+                    for t in &mut trackers {
+                        t.forget_person(&name);
+                    }
+                }
+                Ok(removed)
+            })
+            .await;
+        match forgotten {
             Ok(0) => ForgetResponse {
                 success: false,
                 message: format!("nobody named '{}' is enrolled", req.name),
@@ -208,7 +438,7 @@ impl Services {
             }
             Err(e) => ForgetResponse {
                 success: false,
-                message: format!("could not forget '{}': {e}", req.name),
+                message: format!("could not forget '{}': {}", req.name, error_chain(&e)),
                 removed: 0,
             },
         }
@@ -217,13 +447,21 @@ impl Services {
     /// `~/list_people`.
     pub fn list_people(&self, _req: ListPeopleRequest) -> ListPeopleResponse {
         let gallery = self.shared.gallery.read().unwrap_or_else(PoisonError::into_inner);
-        let mut people: Vec<(String, u32)> = gallery
-            .people()
-            .map(|(n, c)| (n.to_owned(), u32::try_from(c).unwrap_or(u32::MAX)))
+        let mut people: Vec<(String, u32, bool)> = gallery
+            .person_info()
+            .map(|p| {
+                let stored = p.samples.saturating_add(p.learned);
+                (p.name, u32::try_from(stored).unwrap_or(u32::MAX), p.anonymous)
+            })
             .collect();
         people.sort();
-        let (names, sample_counts) = people.into_iter().unzip();
-        ListPeopleResponse { names, sample_counts }
+        let mut response = ListPeopleResponse::default();
+        for (name, samples, anonymous) in people {
+            response.names.push(name);
+            response.sample_counts.push(samples);
+            response.anonymous.push(anonymous);
+        }
+        response
     }
 }
 
@@ -232,13 +470,19 @@ mod tests {
     use super::*;
     use crate::enroll::EnrollPolicy;
     use crate::gallery::{Gallery, ModelTag};
-    use crate::ros::node::config::{CameraConfig, CameraKind};
+    use crate::ros::node::config::{CameraConfig, CameraKind, EnrollDefaults};
     use crate::ros::node::enroll::EnrollHub;
+    use crate::ros::node::live::{Live, LiveSettings};
     use crate::ros::node::slots::Scheduler;
     use crate::ros::node::stats::Stats;
+    use crate::track::{Observation, Tracker, TrackerConfig};
     use std::sync::RwLock;
 
     fn services(dir: &std::path::Path) -> Services {
+        services_with(dir, Vec::new(), People::default())
+    }
+
+    fn services_with(dir: &std::path::Path, trackers: Vec<Tracker>, people: People) -> Services {
         let mut gallery = Gallery::open_or_create(&dir.join("g.yaml")).expect("new");
         gallery
             .bind_model(&ModelTag {
@@ -251,6 +495,7 @@ mod tests {
             .add_and_save("zoe", vec![vec![1.0, 0.0], vec![0.0, 1.0]])
             .expect("save");
         gallery.add_and_save("al", vec![vec![1.0, 1.0]]).expect("save");
+        people.attach(&mut gallery);
         let cameras = vec![CameraConfig {
             configured: "image_raw".into(),
             topic: "/robot/image_raw".into(),
@@ -263,14 +508,19 @@ mod tests {
                 stats: Stats::new(&["/robot/image_raw".to_owned()]),
                 hub: Arc::new(EnrollHub::default()),
                 cameras,
-                policy: EnrollPolicy::default(),
-                publish_annotated: false,
+                live: Arc::new(LiveSettings::new(Live {
+                    match_threshold: 0.455,
+                    publish_annotated: false,
+                    enroll: EnrollDefaults {
+                        samples: 2,
+                        timeout: Duration::from_millis(50),
+                        policy: EnrollPolicy::default(),
+                    },
+                })),
+                frame_limits: crate::frame::FrameLimits::default(),
+                trackers: trackers.into_iter().map(std::sync::Mutex::new).collect(),
+                people,
             }),
-            defaults: EnrollDefaults {
-                samples: 2,
-                timeout: Duration::from_millis(50),
-                policy: EnrollPolicy::default(),
-            },
         }
     }
 
@@ -335,6 +585,164 @@ mod tests {
             2,
             "gallery unchanged"
         );
+    }
+
+    fn observation(x: f32, e: [f32; 2]) -> Observation {
+        use crate::detect::{BBox, Detection, Point};
+        Observation {
+            detection: Detection {
+                bbox: BBox {
+                    x,
+                    y: 20.0,
+                    width: 60.0,
+                    height: 72.0,
+                },
+                score: 0.9,
+                landmarks: [Point { x: x + 30.0, y: 50.0 }; 5],
+            },
+            embedding: Some(crate::embed::normalize(&e)),
+        }
+    }
+
+    fn enroll_by(name: &str, track_id: &str, person_id: &str) -> EnrollRequest {
+        EnrollRequest {
+            name: name.into(),
+            track_id: track_id.into(),
+            person_id: person_id.into(),
+            ..EnrollRequest::default()
+        }
+    }
+
+    /// Two strangers (unlike zoe and al) get anonymous ids; the first one's track is named
+    /// through `~/enroll` with `track_id`; refusals leave the gallery as it was; the other
+    /// anonymous person is named with `person_id`, then forgotten.
+    #[tokio::test]
+    async fn enroll_names_tracks_and_anonymous_people() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let anonymous = People::new(crate::people::PeopleConfig {
+            anonymous: crate::people::AnonymousMode::Persisted,
+            ..crate::people::PeopleConfig::default()
+        });
+        let s = services_with(dir.path(), vec![Tracker::new(TrackerConfig::default())], anonymous);
+        // Two strangers in view for a second (100 ms frames): the first gets an anonymous id.
+        let stranger = [-1.0, 0.0];
+        let other = [0.0, -1.0];
+        let mut ids = (None, None);
+        for i in 0..12 {
+            let mut tracker = s.shared.tracker(0).expect("tracking");
+            let mut g = s.shared.gallery.write().expect("lock");
+            let out = tracker.update(
+                i * 100_000_000,
+                vec![observation(10.0, stranger), observation(300.0, other)],
+                &g,
+            );
+            s.shared
+                .people
+                .update(&mut tracker, &mut g, "/robot/image_raw")
+                .expect("update");
+            ids = (out[0].track_id, out[1].track_id);
+        }
+        let (first, second) = (ids.0.expect("tracked"), ids.1.expect("tracked"));
+        let listed = s.list_people(ListPeopleRequest::default());
+        let anon: Vec<&String> = listed
+            .names
+            .iter()
+            .zip(&listed.anonymous)
+            .filter_map(|(n, a)| a.then_some(n))
+            .collect();
+        assert_eq!(anon.len(), 2, "{listed:?}");
+        assert_eq!(listed.names.len(), listed.anonymous.len());
+        let on_disk = || Gallery::load(&dir.path().join("g.yaml")).expect("saved");
+        let before = on_disk().person_info().count();
+
+        for (req, expect) in [
+            (enroll_by("ann", "x7", ""), "not a track number"),
+            (enroll_by("ann", "999", ""), "no track 999 was ever seen"),
+            (enroll_by("zoe", &first.to_string(), ""), "already in the gallery"),
+            (
+                enroll_by("person_beef", &first.to_string(), ""),
+                "reserved for strangers",
+            ),
+            (enroll_by("ann", "1", "person_0000"), "at most one of"),
+            (enroll_by("ann", "", "person_0000"), "nobody called 'person_0000'"),
+            (enroll_by("ann", "", "al"), "is a named person, not an anonymous id"),
+        ] {
+            let resp = s.enroll(req.clone()).await;
+            assert!(!resp.success, "{req:?}: {}", resp.message);
+            assert!(
+                resp.message.contains(expect),
+                "{req:?}: {:?} lacks {expect:?}",
+                resp.message
+            );
+        }
+        assert_eq!(
+            on_disk().person_info().count(),
+            before,
+            "refusals leave the gallery alone"
+        );
+
+        // "The person on track `first` is Ann": saved before the answer, the track named.
+        let resp = s.enroll(enroll_by("Ann", &first.to_string(), "")).await;
+        assert!(resp.success, "{}", resp.message);
+        assert!(resp.samples_used > 0);
+        assert!(resp.message.contains("until now anonymous person"), "{}", resp.message);
+        let g = on_disk();
+        assert!(g.contains("Ann") && !g.is_anonymous("Ann"));
+        assert_eq!(
+            s.shared.tracker(0).expect("tracking").track(first).expect("live").name,
+            Some("Ann")
+        );
+        let again = s.enroll(enroll_by("Ann", &second.to_string(), "")).await;
+        assert!(
+            !again.success && again.message.contains("already in the gallery"),
+            "{}",
+            again.message
+        );
+
+        // The other anonymous person by id: named, then forgotten (with their tracks' name).
+        let other_id = s
+            .list_people(ListPeopleRequest::default())
+            .names
+            .into_iter()
+            .find(|n| crate::gallery::is_anonymous_id(n))
+            .expect("still anonymous");
+        let resp = s.enroll(enroll_by("Bea", "", &other_id)).await;
+        assert!(resp.success, "{}", resp.message);
+        assert!(on_disk().contains("Bea") && !on_disk().contains(&other_id));
+        let f = s.forget(ForgetRequest { name: "Bea".into() }).await;
+        assert!(f.success, "{}", f.message);
+        assert_eq!(
+            s.shared.tracker(0).expect("tracking").track(second).expect("live").name,
+            None,
+            "the forgotten person's track is unnamed"
+        );
+
+        // The track ends (no face for 2 s of stamps): naming it is refused as ended.
+        {
+            let mut tracker = s.shared.tracker(0).expect("tracking");
+            let g = s.shared.gallery.read().expect("lock");
+            tracker.update(3_000_000_000, Vec::new(), &g);
+        }
+        let ended = s.enroll(enroll_by("Cy", &second.to_string(), "")).await;
+        assert!(
+            !ended.success && ended.message.contains("has ended"),
+            "{}",
+            ended.message
+        );
+    }
+
+    #[tokio::test]
+    async fn enroll_by_track_needs_tracking() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = services(dir.path());
+        let resp = s.enroll(enroll_by("ann", "3", "")).await;
+        assert!(
+            !resp.success && resp.message.contains("tracking is off"),
+            "{}",
+            resp.message
+        );
+        let l = s.list_people(ListPeopleRequest::default());
+        assert_eq!(l.anonymous, vec![false, false]);
     }
 
     #[tokio::test]

@@ -1,5 +1,6 @@
 //! Counters behind `/diagnostics`: per camera the frames received, processed, replaced before
-//! processing (dropped) and malformed, the processing latency, and rate-limited warnings; turned
+//! processing (dropped), malformed and lost before arrival (gaps in a publisher's DDS sequence
+//! numbers: lost in transport, e.g. a fragment of a big frame dropped by a full socket buffer), the processing latency, and rate-limited warnings; turned
 //! into `diagnostic_msgs/DiagnosticStatus` entries once per diagnostics period.
 //!
 //! Pure bookkeeping behind a mutex; no I/O besides `tracing` warnings.
@@ -8,6 +9,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::ros::msgs::{DiagnosticStatus, KeyValue};
+use crate::track::Tracker;
 
 /// Shortest time between two warnings about bad frames of one camera.
 pub const WARN_INTERVAL: Duration = Duration::from_secs(5);
@@ -15,6 +17,7 @@ pub const WARN_INTERVAL: Duration = Duration::from_secs(5);
 #[derive(Debug, Default, Clone)]
 struct Window {
     received: u64,
+    lost: u64,
     processed: u64,
     latency_sum: Duration,
     latency_max: Duration,
@@ -29,6 +32,8 @@ struct Camera {
     dropped: u64,
     malformed: u64,
     failed: u64,
+    lost: u64,
+    last_loss_warn: Option<Instant>,
     last_faces: usize,
     last_error: Option<String>,
     last_warn: Option<Instant>,
@@ -63,6 +68,8 @@ impl Stats {
                 dropped: 0,
                 malformed: 0,
                 failed: 0,
+                lost: 0,
+                last_loss_warn: None,
                 last_faces: 0,
                 last_error: None,
                 last_warn: None,
@@ -94,6 +101,30 @@ impl Stats {
                 c.dropped += 1;
             }
         });
+    }
+
+    /// `n` frames of this camera were sent by a publisher but never arrived (a gap in its
+    /// sequence numbers). Logs a warning at most every [`WARN_INTERVAL`] per camera.
+    pub fn lost(&self, camera: usize, n: u64) {
+        if n == 0 {
+            return;
+        }
+        let now = Instant::now();
+        let mut warn = None;
+        self.with(camera, |c| {
+            c.lost += n;
+            c.window.lost += n;
+            if c.last_loss_warn.is_none_or(|t| now.duration_since(t) >= WARN_INTERVAL) {
+                c.last_loss_warn = Some(now);
+                warn = Some((c.topic.clone(), c.lost));
+            }
+        });
+        if let Some((topic, total)) = warn {
+            tracing::warn!(
+                "{topic}: {n} frame(s) sent by a publisher never arrived ({total} in total): lost in transport, \
+                 e.g. a big frame's fragments dropped by a full socket receive buffer (see the README on big frames)"
+            );
+        }
     }
 
     /// A frame went through the pipeline; `latency` from arrival to outputs handed over.
@@ -150,7 +181,8 @@ impl Stats {
         }
     }
 
-    /// Totals of one camera: (received, processed, dropped, malformed).
+    /// Totals of one camera: (received, processed, dropped, malformed); for tests.
+    #[cfg(test)]
     pub fn totals(&self, camera: usize) -> Option<(u64, u64, u64, u64)> {
         self.lock()
             .get(camera)
@@ -172,6 +204,11 @@ impl Stats {
                     (DiagnosticStatus::WARN, "no images in the last period".to_owned())
                 } else if c.malformed + c.failed > 0 && c.processed == 0 {
                     (DiagnosticStatus::ERROR, c.last_error.clone().unwrap_or_default())
+                } else if w.lost > 0 {
+                    (
+                        DiagnosticStatus::WARN,
+                        format!("{} frame(s) lost before arrival in the last period", w.lost),
+                    )
                 } else {
                     (DiagnosticStatus::OK, "processing".to_owned())
                 };
@@ -194,6 +231,8 @@ impl Stats {
                     kv("dropped", c.dropped),
                     kv("malformed", c.malformed),
                     kv("failed", c.failed),
+                    kv("lost", c.lost),
+                    kv("lost_hz", format!("{:.2}", w.lost as f64 / secs)),
                     kv("faces_last_frame", c.last_faces),
                 ];
                 if let Some(e) = &c.last_error {
@@ -211,9 +250,76 @@ impl Stats {
     }
 }
 
+/// A camera's tracker in `/diagnostics`: its counters as values (`tracks_open`, ...,
+/// `untracked_faces` and `capped_frames` for faces left without a track at the
+/// `tracking.max_tracks` cap), and a warning level while the cap is reached.
+pub fn tracker_values(tracker: &Tracker) -> (u8, String, Vec<KeyValue>) {
+    let s = tracker.stats();
+    let open = tracker.live_tracks();
+    let cap = tracker.config().max_tracks;
+    let values = vec![
+        kv("tracks_open", open),
+        kv("tracks_max", cap),
+        kv("tracks_started", s.tracks_started),
+        kv("tracks_confirmed", s.tracks_confirmed),
+        kv("tracks_reidentified", s.reidentified),
+        kv("untracked_faces", s.untracked_faces),
+        kv("capped_frames", s.capped_frames),
+        kv("backwards_stamps", s.backwards_stamps),
+        kv("tracker_resets", s.resets),
+    ];
+    if open >= cap {
+        (
+            DiagnosticStatus::WARN,
+            format!(
+                "{open} tracks open, the tracking.max_tracks cap: further faces get no track ({} so far)",
+                s.untracked_faces
+            ),
+            values,
+        )
+    } else {
+        (DiagnosticStatus::OK, "processing".to_owned(), values)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tracker_counters_and_the_cap_show_in_diagnostics() {
+        use crate::detect::{BBox, Detection, Point};
+        use crate::track::{Observation, TrackerConfig};
+        let mut t = Tracker::new(TrackerConfig {
+            max_tracks: 2,
+            ..TrackerConfig::default()
+        });
+        let face = |x: f32| Observation {
+            detection: Detection {
+                bbox: BBox {
+                    x,
+                    y: 10.0,
+                    width: 40.0,
+                    height: 50.0,
+                },
+                score: 0.9,
+                landmarks: [Point { x: x + 20.0, y: 30.0 }; 5],
+            },
+            embedding: None,
+        };
+        let g = crate::gallery::Gallery::in_memory();
+        t.update(0, vec![face(0.0)], &g);
+        let (level, _, values) = tracker_values(&t);
+        assert_eq!(level, DiagnosticStatus::OK);
+        let get = |values: &[KeyValue], k: &str| values.iter().find(|v| v.key == k).map(|v| v.value.clone());
+        assert_eq!(get(&values, "tracks_open").as_deref(), Some("1"));
+        t.update(1_000_000, vec![face(0.0), face(100.0), face(200.0)], &g);
+        let (level, message, values) = tracker_values(&t);
+        assert_eq!(level, DiagnosticStatus::WARN, "{message}");
+        assert!(message.contains("max_tracks"), "{message}");
+        assert_eq!(get(&values, "untracked_faces").as_deref(), Some("1"));
+        assert_eq!(get(&values, "capped_frames").as_deref(), Some("1"));
+    }
 
     fn value<'a>(s: &'a DiagnosticStatus, key: &str) -> &'a str {
         s.values.iter().find(|v| v.key == key).map_or("", |v| v.value.as_str())
@@ -253,6 +359,23 @@ mod tests {
         assert_eq!(st[0].level, DiagnosticStatus::WARN);
         assert_eq!(value(&st[0], "received_hz"), "0.00");
         assert_eq!(value(&st[0], "received"), "3");
+    }
+
+    #[test]
+    fn lost_frames_are_counted_and_warned_about() {
+        let s = Stats::new(&["/a".to_owned()]);
+        s.received(0, false);
+        s.lost(0, 3);
+        s.lost(0, 0);
+        let st = s.statuses(Duration::from_secs(1), "/n");
+        assert_eq!(st[0].level, DiagnosticStatus::WARN);
+        assert!(st[0].message.contains("3 frame(s) lost"), "{}", st[0].message);
+        assert_eq!(value(&st[0], "lost"), "3");
+        assert_eq!(value(&st[0], "lost_hz"), "3.00");
+        s.received(0, false);
+        let st = s.statuses(Duration::from_secs(1), "/n");
+        assert_eq!(st[0].level, DiagnosticStatus::OK);
+        assert_eq!(value(&st[0], "lost"), "3");
     }
 
     #[test]

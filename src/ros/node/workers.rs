@@ -3,26 +3,35 @@
 //! name the faces against the shared gallery, offer enrolment samples, and hand the finished
 //! messages to the publisher thread. Inference never runs on the tokio executor.
 //!
-//! Touches the library pipeline, the shared gallery (read lock per frame) and the node's
-//! conversion functions; knows nothing of DDS.
+//! With tracking (the default) a frame goes the way replay sends it: `Pipeline::track` with its
+//! camera's `Tracker` (locked for the frame, so a camera's frames reach its tracker one at a
+//! time), then `People::pending` / `People::update` (anonymous strangers, learning, expiry; a
+//! persisted gallery saved when it changed). Lock order everywhere: a tracker, then the gallery.
+//!
+//! Touches the library pipeline, trackers and people rules, the shared gallery (read lock per
+//! frame, write lock for people updates) and the node's conversion functions; knows nothing of
+//! DDS.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
 use super::config::CameraConfig;
-use super::convert::{self, ConvertError};
+use super::convert::{self, FaceOut};
 use super::enroll::{dominant_sample, EnrollHub};
+use super::live::{Live, LiveSettings};
+use super::services::ServiceError;
 use super::slots::{Scheduler, Work};
 use super::stats::Stats;
 use crate::embed::Embedding;
-use crate::enroll::EnrollPolicy;
-use crate::frame::Frame;
+use crate::frame::{Frame, FrameError, FrameLimits};
 use crate::gallery::Gallery;
-use crate::pipeline::Pipeline;
+use crate::people::{AnonymousMode, People};
+use crate::pipeline::{Pipeline, Recognition};
 use crate::ros::msgs::{CompressedImage, Detection2DArray, FaceArray, Header, Image};
+use crate::track::{TrackedFace, Tracker};
 
 /// A camera message as it arrived.
 #[derive(Debug)]
@@ -39,11 +48,11 @@ impl Incoming {
         }
     }
 
-    /// Checks and decodes the pixels.
-    pub fn into_frame(self) -> Result<Frame, ConvertError> {
+    /// Checks and decodes the pixels, refusing images over `limits`.
+    pub fn into_frame(self, limits: FrameLimits) -> Result<Frame, FrameError> {
         match self {
-            Self::Raw(m) => convert::frame_from_image(m),
-            Self::Compressed(m) => convert::frame_from_compressed(&m),
+            Self::Raw(m) => convert::frame_from_image(m, limits),
+            Self::Compressed(m) => convert::frame_from_compressed(&m, limits),
         }
     }
 }
@@ -58,7 +67,7 @@ pub struct CameraFrame {
 /// An `~/enroll` request that brought its own image.
 pub struct EnrollJob {
     pub image: Image,
-    pub reply: oneshot::Sender<Result<Embedding, String>>,
+    pub reply: oneshot::Sender<Result<Embedding, ServiceError>>,
 }
 
 /// Everything published for one processed frame.
@@ -79,8 +88,29 @@ pub struct Shared {
     pub stats: Stats,
     pub hub: Arc<EnrollHub>,
     pub cameras: Vec<CameraConfig>,
-    pub policy: EnrollPolicy,
-    pub publish_annotated: bool,
+    /// Match threshold, `publish_annotated` and enroll rules; `ros2 param set` changes them.
+    pub live: Arc<LiveSettings>,
+    /// Largest image a camera message or request may bring.
+    pub frame_limits: FrameLimits,
+    /// One tracker per camera, in camera order; empty with tracking off (every frame named on
+    /// its own).
+    pub trackers: Vec<Mutex<Tracker>>,
+    /// Strangers and learning, shared by the cameras (it holds no per-camera state).
+    pub people: People,
+}
+
+impl Shared {
+    /// Camera `camera`'s tracker, locked; `None` with tracking off.
+    pub fn tracker(&self, camera: usize) -> Option<MutexGuard<'_, Tracker>> {
+        self.trackers
+            .get(camera)
+            .map(|t| t.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Whether tracking is on.
+    pub fn tracking(&self) -> bool {
+        !self.trackers.is_empty()
+    }
 }
 
 /// Runs one worker until the scheduler closes or the publisher goes away.
@@ -107,7 +137,7 @@ pub fn run(shared: &Shared, pipeline: &mut Pipeline, out: &mpsc::Sender<Output>)
             Work::Job(job) => {
                 let EnrollJob { image, reply } = job;
                 let result = catch_unwind(AssertUnwindSafe(|| enroll_image(shared, pipeline, image)))
-                    .unwrap_or_else(|panic| Err(format!("internal error: {}", panic_text(&panic))));
+                    .unwrap_or_else(|panic| Err(ServiceError::Panic(panic_text(&panic))));
                 // The requester may have given up; nothing to do then.
                 let _ = reply.send(result);
             }
@@ -126,49 +156,187 @@ fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
 fn process(shared: &Shared, pipeline: &mut Pipeline, camera: usize, frame: CameraFrame) -> Option<Output> {
     let CameraFrame { msg, arrived } = frame;
     let header = msg.header().clone();
-    let frame = match msg.into_frame() {
+    let frame = match msg.into_frame(shared.frame_limits) {
         Ok(f) => f,
         Err(e) => {
-            shared.stats.malformed(camera, &e.to_string());
+            shared.stats.malformed(camera, &crate::ros::error_chain(&e));
             return None;
         }
     };
+    // Parameters set since the previous frame apply from this one.
+    let live = shared.live.get();
+    if pipeline.threshold().to_bits() != live.match_threshold.to_bits() {
+        pipeline.set_threshold(live.match_threshold);
+    }
     let start = Instant::now();
-    let (faces, _timings) = match pipeline.analyze(&frame) {
-        Ok(r) => r,
+    let topic = shared.cameras.get(camera).map_or("", |c| c.topic.as_str());
+    if let Some(mut tracker) = shared.tracker(camera) {
+        // The tracker names with the same threshold as the per-frame path.
+        tracker.set_match_threshold(live.match_threshold);
+        return track(
+            shared,
+            &live,
+            pipeline,
+            camera,
+            &mut tracker,
+            frame,
+            header,
+            arrived,
+            start,
+            topic,
+        );
+    }
+    let faces = match pipeline.analyze(&frame) {
+        Ok(r) => r.faces,
         Err(e) => {
-            shared.stats.failed(camera, &e.to_string());
+            shared.stats.failed(camera, &crate::ros::error_chain(&e));
             return None;
         }
     };
     shared
         .hub
-        .offer(camera, || dominant_sample(&frame, &faces, &shared.policy));
-    let recognitions = {
+        .offer(camera, || dominant_sample(&frame, &faces, &live.enroll.policy));
+    let (recognitions, anonymous) = {
         let gallery = shared.gallery.read().unwrap_or_else(PoisonError::into_inner);
-        pipeline.name_faces(faces, &gallery)
+        let recognitions = pipeline.name_faces(faces, &gallery);
+        let anonymous: Vec<bool> = recognitions.iter().map(|r| gallery.is_anonymous(&r.name)).collect();
+        (recognitions, anonymous)
     };
     let pipeline_time = start.elapsed();
-    let topic = shared.cameras.get(camera).map_or("", |c| c.topic.as_str());
-    let annotated = shared.publish_annotated.then(|| {
-        let mut rgb = frame.into_rgb();
-        crate::annotate::draw(&mut rgb, &recognitions);
-        convert::image_from_rgb(rgb, &header)
+    let out: Vec<FaceOut<'_>> = recognitions
+        .iter()
+        .zip(anonymous)
+        .map(|(r, anonymous)| FaceOut::from_recognition(r, anonymous))
+        .collect();
+    let annotated = live
+        .publish_annotated
+        .then(|| annotate(frame.into_rgb(), &recognitions, &header));
+    Some(Output {
+        camera,
+        arrived,
+        pipeline: pipeline_time,
+        detections: convert::detection_array_of(&out, &header),
+        faces: convert::face_array_of(&out, &header, topic),
+        annotated,
+    })
+}
+
+fn annotate(mut rgb: image::RgbImage, recognitions: &[Recognition], header: &Header) -> Image {
+    crate::annotate::draw(&mut rgb, recognitions);
+    convert::image_from_rgb(rgb, header)
+}
+
+/// One frame through its camera's tracker and the people rules: the calls replay makes
+/// (`crate::replay`), in the same order.
+#[allow(clippy::too_many_arguments)]
+fn track(
+    shared: &Shared,
+    live: &Live,
+    pipeline: &mut Pipeline,
+    camera: usize,
+    tracker: &mut Tracker,
+    frame: Frame,
+    header: Header,
+    arrived: Instant,
+    start: Instant,
+    topic: &str,
+) -> Option<Output> {
+    let stamp_ns = header.stamp.to_nanos();
+    // An enrolment collecting from this camera sees every face embedded, so its dominance
+    // rule judges them all (as replay does on enrolment frames).
+    let embed_all = shared.hub.wants(camera);
+    let tracked = {
+        let gallery = shared.gallery.read().unwrap_or_else(PoisonError::into_inner);
+        pipeline.track(&frame, stamp_ns, tracker, &gallery, embed_all)
+    };
+    let tracked: Vec<TrackedFace> = match tracked {
+        Ok(t) => t.faces,
+        Err(e) => {
+            shared.stats.failed(camera, &crate::ros::error_chain(&e));
+            return None;
+        }
+    };
+    if embed_all {
+        let faces: Vec<crate::pipeline::Face> = tracked
+            .iter()
+            .filter_map(|f| {
+                f.embedding.clone().map(|embedding| crate::pipeline::Face {
+                    detection: f.detection.clone(),
+                    embedding,
+                })
+            })
+            .collect();
+        shared
+            .hub
+            .offer(camera, || dominant_sample(&frame, &faces, &live.enroll.policy));
+    }
+    people_update(shared, tracker, topic);
+    let pipeline_time = start.elapsed();
+    let out: Vec<FaceOut<'_>> = tracked.iter().map(FaceOut::from_tracked).collect();
+    let annotated = live.publish_annotated.then(|| {
+        let recognitions: Vec<Recognition> = tracked
+            .iter()
+            .map(|f| Recognition {
+                name: f.name.clone(),
+                score: f.identity_score,
+                margin: f.identity_margin,
+                best_candidate: None,
+                detection: f.detection.clone(),
+            })
+            .collect();
+        annotate(frame.into_rgb(), &recognitions, &header)
     });
     Some(Output {
         camera,
         arrived,
         pipeline: pipeline_time,
-        detections: convert::detection_array(&recognitions, &header),
-        faces: convert::face_array(&recognitions, &header, topic),
+        detections: convert::detection_array_of(&out, &header),
+        faces: convert::face_array_of(&out, &header, topic),
         annotated,
     })
 }
 
-fn enroll_image(shared: &Shared, pipeline: &mut Pipeline, image: Image) -> Result<Embedding, String> {
-    let frame = convert::frame_from_image(image).map_err(|e| format!("the image in the request is malformed: {e}"))?;
-    let (faces, _) = pipeline
-        .analyze(&frame)
-        .map_err(|e| format!("face pipeline failed: {e}"))?;
-    dominant_sample(&frame, &faces, &shared.policy).map_err(|e| format!("the image in the request: {e}"))
+/// After a tracked frame: strangers admitted, "last seen" refreshed, samples learned, anonymous
+/// people expired ([`People::update`]); the gallery is saved when that changed what it keeps. A
+/// failure is logged and counted; the frame's outputs are published anyway.
+fn people_update(shared: &Shared, tracker: &mut Tracker, topic: &str) {
+    let pending = {
+        let gallery = shared.gallery.read().unwrap_or_else(PoisonError::into_inner);
+        shared.people.pending(tracker, &gallery)
+    };
+    if !pending {
+        return;
+    }
+    let mut gallery = shared.gallery.write().unwrap_or_else(PoisonError::into_inner);
+    match shared.people.update(tracker, &mut gallery, topic) {
+        Ok(update) => {
+            for id in &update.admitted {
+                tracing::info!("{topic}: a stranger became anonymous person {id}");
+            }
+            for id in &update.expired {
+                tracing::info!("anonymous person {id} expired (not seen for anonymous.expire_s)");
+            }
+            for name in &update.learned {
+                tracing::debug!("{topic}: learned a sample of {name}");
+            }
+            // Learned samples are kept in every mode; anonymous people only when persisted (a
+            // save in the other modes leaves them out).
+            let persisted = shared.people.config().anonymous == AnonymousMode::Persisted;
+            if (update.changed && persisted) || !update.learned.is_empty() {
+                if let Err(e) = gallery.save() {
+                    tracing::warn!(
+                        "{topic}: could not save the gallery after a people update (kept in memory, saved with the next change): {}",
+                        crate::ros::error_chain(&e)
+                    );
+                }
+            }
+        }
+        Err(e) => tracing::warn!("{topic}: people update failed: {}", crate::ros::error_chain(&e)),
+    }
+}
+
+fn enroll_image(shared: &Shared, pipeline: &mut Pipeline, image: Image) -> Result<Embedding, ServiceError> {
+    let frame = convert::frame_from_image(image, shared.frame_limits).map_err(ServiceError::RequestImage)?;
+    let faces = pipeline.analyze(&frame).map_err(ServiceError::Pipeline)?.faces;
+    dominant_sample(&frame, &faces, &shared.live.get().enroll.policy).map_err(ServiceError::RequestFace)
 }

@@ -1,0 +1,326 @@
+#!/usr/bin/env python3
+"""Service faults of facerec_node seen by outside peers (issue 14), in both service mappings:
+rclpy over Fast DDS ("fastdds", rmw_fastrtps's mapping) or cyclonedds-python with the request
+header of rmw_cyclonedds_cpp ("cyclone"). This script starts and kills the node itself.
+
+  restart   one long-lived client calls ~/enroll and ~/forget on the node's first life; the
+            node is killed with SIGKILL and started again on the same gallery; the client's
+            request writers keep their history. Checks that the second life executes none of
+            the first life's requests (no "enrolled"/"forgot" in its log) and that ~/list_people
+            then answers exactly what the first life left (nobody forgotten is back, nobody
+            enrolled twice). Repeated --rounds times.
+  big-list  the node starts on a generated gallery of --people people (random vectors tagged
+            with the shipped model) and ~/list_people must answer all of them.
+
+Each event is one JSON line; the exit status says whether every check held.
+Loopback only (run it in a network namespace holding only lo, as scripts/interop_test.sh does).
+"""
+
+import argparse
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+
+
+def emit(event, **fields):
+    print(json.dumps({"event": event, "t": round(time.monotonic(), 3), **fields}), flush=True)
+
+
+def load_rgb(path, max_side=640):
+    from PIL import Image as PilImage
+    img = PilImage.open(path).convert("RGB")
+    scale = max_side / max(img.size)
+    if scale < 1:
+        img = img.resize((round(img.width * scale), round(img.height * scale)), PilImage.BILINEAR)
+    return img.width, img.height, img.tobytes()
+
+
+# ----------------------------------------------------------------------------- clients
+
+class FastDdsClient:
+    """rclpy clients (rmw_fastrtps_cpp, the Enhanced mapping), kept for the whole run."""
+
+    def __init__(self, fqn):
+        import rclpy
+        from facerec.srv import Enroll, Forget, ListPeople
+        self.rclpy, self.Enroll, self.Forget, self.ListPeople = rclpy, Enroll, Forget, ListPeople
+        rclpy.init()
+        self.node = rclpy.create_node("facerec_service_faults")
+        self.clients = {
+            "enroll": self.node.create_client(Enroll, f"{fqn}/enroll"),
+            "forget": self.node.create_client(Forget, f"{fqn}/forget"),
+            "list_people": self.node.create_client(ListPeople, f"{fqn}/list_people"),
+        }
+
+    def spin(self, seconds):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self.rclpy.spin_once(self.node, timeout_sec=0.05)
+
+    def _call(self, which, req, timeout):
+        client = self.clients[which]
+        end = time.monotonic() + timeout
+        while not client.service_is_ready() and time.monotonic() < end:
+            self.spin(0.1)
+        future = client.call_async(req)
+        while not future.done() and time.monotonic() < end:
+            self.rclpy.spin_once(self.node, timeout_sec=0.05)
+        return future.result() if future.done() else None
+
+    def enroll(self, name, image, timeout):
+        req = self.Enroll.Request()
+        req.name = name
+        w, h, data = image
+        req.image.height, req.image.width, req.image.encoding = h, w, "rgb8"
+        req.image.step, req.image.data = w * 3, data
+        r = self._call("enroll", req, timeout)
+        return None if r is None else (r.success, r.message)
+
+    def forget(self, name, timeout):
+        req = self.Forget.Request()
+        req.name = name
+        r = self._call("forget", req, timeout)
+        return None if r is None else (r.success, r.message)
+
+    def list_people(self, timeout):
+        r = self._call("list_people", self.ListPeople.Request(), timeout)
+        return None if r is None else (list(r.names), [int(c) for c in r.sample_counts])
+
+
+class CycloneClient:
+    """cyclonedds-python writers/readers in rmw_cyclonedds_cpp's service mapping."""
+
+    def __init__(self, fqn):
+        # Imported here: the Fast DDS runs use venvs without cyclonedds.
+        import cyclone_types as ct
+        from cyclonedds.domain import DomainParticipant
+        from cyclonedds.pub import DataWriter
+        from cyclonedds.sub import DataReader
+        from cyclonedds.topic import Topic
+
+        self.Time, self.Header, self.Image = ct.Time, ct.Header, ct.Image
+        self.types = ct.SERVICES
+        self.dp = DomainParticipant(int(os.environ.get("ROS_DOMAIN_ID", "0") or 0))
+        qos = ct.reliable_qos(10)
+        self.endpoints = {}
+        for which, (req_t, rep_t) in self.types.items():
+            base = f"{fqn}/{which}"
+            self.endpoints[which] = (DataWriter(self.dp, Topic(self.dp, f"rq{base}Request", req_t), qos=qos),
+                                     DataReader(self.dp, Topic(self.dp, f"rr{base}Reply", rep_t), qos=qos))
+        self.client_id = [random.randrange(256) for _ in range(8)]
+        self.seq = 0
+
+    def spin(self, seconds):
+        time.sleep(seconds)
+
+    def _call(self, which, make, timeout):
+        writer, reader = self.endpoints[which]
+        end = time.monotonic() + timeout
+        while time.monotonic() < end and not (writer.get_matched_subscriptions() and reader.get_matched_publications()):
+            time.sleep(0.05)
+        self.seq += 1
+        writer.write(make(self.client_id, self.seq))
+        while time.monotonic() < end:
+            for rep in reader.take(N=10):
+                if list(rep.client_id) == self.client_id and rep.sequence_number == self.seq:
+                    return rep
+            time.sleep(0.02)
+        return None
+
+    def enroll(self, name, image, timeout):
+        w, h, data = image
+        img = self.Image(self.Header(self.Time(0, 0), "request"), h, w, "rgb8", 0, w * 3, list(data))
+        req_t = self.types["enroll"][0]
+        r = self._call("enroll", lambda c, s: req_t(c, s, name, "", img, 0, 0.0), timeout)
+        return None if r is None else (r.success, r.message)
+
+    def forget(self, name, timeout):
+        req_t = self.types["forget"][0]
+        r = self._call("forget", lambda c, s: req_t(c, s, name), timeout)
+        return None if r is None else (r.success, r.message)
+
+    def list_people(self, timeout):
+        req_t = self.types["list_people"][0]
+        r = self._call("list_people", lambda c, s: req_t(c, s, 0), timeout)
+        return None if r is None else (list(r.names), [int(c) for c in r.sample_counts])
+
+
+# ----------------------------------------------------------------------------- the node
+
+class NodeLife:
+    def __init__(self, cmd, log_path):
+        self.log_path = log_path
+        self.log = open(log_path, "w")
+        self.proc = subprocess.Popen(["bash", "-c", "exec " + cmd], stdout=self.log, stderr=subprocess.STDOUT)
+
+    def text(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def wait_ready(self, timeout):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if " ready on ROS domain" in self.text():
+                return True
+            if self.proc.poll() is not None:
+                return False
+            time.sleep(0.1)
+        return False
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+        self.log.close()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+def executions(text):
+    enrolled = len(re.findall(r"enrolled '", text))
+    forgot = len(re.findall(r"forgot '", text))
+    refused = len(re.findall(r"before this node started", text))
+    return enrolled, forgot, refused
+
+
+def restart(args, client):
+    image = load_rgb(args.photo)
+    ok = True
+    totals = {"calls_first_life": 0, "extra_executions": 0, "resurrected": 0, "double_enrolled": 0}
+    for rnd in range(args.rounds):
+        life1 = NodeLife(args.node_cmd, f"{args.logs}.round{rnd}.life1.log")
+        if not life1.wait_ready(args.timeout):
+            emit("node", life=1, ready=False, log_tail=life1.text()[-2000:])
+            life1.stop()
+            return False
+        if rnd > 0:
+            # The client may still be matched with the killed node: let it meet this one first.
+            client.spin(args.settle)
+        # First life: keep bob, enroll and forget the others (the forgotten must stay forgotten).
+        expected = {}
+        calls = 0
+        for name in ["bob"] + [f"gone{rnd}x{i}" for i in range(args.forgotten)]:
+            r = client.enroll(name, image, args.timeout)
+            calls += 1
+            emit("enroll", life=1, name=name, answer=r)
+            ok &= r is not None and r[0]
+            expected[name] = expected.get(name, 0) + 1
+        for name in [n for n in expected if n != "bob"]:
+            r = client.forget(name, args.timeout)
+            calls += 1
+            emit("forget", life=1, name=name, answer=r)
+            ok &= r is not None and r[0]
+            del expected[name]
+        before = client.list_people(args.timeout)
+        calls += 1
+        emit("list_people", life=1, answer=before)
+        if rnd == 0:
+            ok &= before is not None and tuple(before) == (sorted(expected), [expected[n] for n in sorted(expected)])
+        else:
+            ok &= before is not None
+        life1.kill9()
+        emit("kill9", life=1, round=rnd)
+
+        life2 = NodeLife(args.node_cmd, f"{args.logs}.round{rnd}.life2.log")
+        ready = life2.wait_ready(args.timeout)
+        # Give the new node time to match the client's request writers (and to be offered their
+        # history), then ask it what it holds.
+        client.spin(args.settle)
+        after = client.list_people(args.timeout) if ready else None
+        enrolled, forgot, refused = executions(life2.text())
+        names = set(after[0]) if after else set()
+        resurrected = sorted(n for n in names if n.startswith(f"gone{rnd}x"))
+        had = dict(zip(*before)) if before else {}
+        double = sum(1 for n, c in (dict(zip(*after)) if after else {}).items() if c > had.get(n, c))
+        emit("restart", round=rnd, ready=ready, list_people=after, executed_again=enrolled + forgot,
+             enrolled_again=enrolled, forgot_again=forgot, refused_as_old=refused, resurrected=resurrected, more_samples=double)
+        totals["calls_first_life"] += calls
+        totals["extra_executions"] += enrolled + forgot
+        totals["resurrected"] += len(resurrected)
+        totals["double_enrolled"] += double
+        ok &= ready and after is not None and enrolled + forgot == 0 and not resurrected and double == 0
+        ok &= after is not None and before is not None and tuple(after) == tuple(before)
+        life2.stop()
+    emit("summary", mapping=args.mapping, rounds=args.rounds, **totals)
+    return ok
+
+
+def model_tag(path):
+    tag = {}
+    with open(path) as f:
+        for line in f:
+            m = re.match(r"\s+(file|sha256|dim):\s*(\S+)", line)
+            if m:
+                tag[m.group(1)] = m.group(2)
+            if line.startswith("people:"):
+                break
+    return tag
+
+
+def write_gallery(path, people, tag, dim):
+    rng = random.Random(14)
+    with open(path, "w") as f:
+        f.write(f"format: 1\nmodel:\n  file: {tag['file']}\n  sha256: {tag['sha256']}\n  dim: {dim}\npeople:\n")
+        for i in range(people):
+            v = ", ".join(f"{rng.uniform(-1, 1):.2f}" for _ in range(dim))
+            f.write(f"- name: person{i:06d}\n  embeddings:\n  - [{v}]\n")
+
+
+def big_list(args, client):
+    tag = model_tag(args.model_tag_from)
+    dim = int(tag["dim"])
+    t0 = time.monotonic()
+    write_gallery(args.gallery, args.people, tag, dim)
+    emit("gallery", people=args.people, bytes=os.path.getsize(args.gallery), seconds=round(time.monotonic() - t0, 1))
+    life = NodeLife(args.node_cmd, f"{args.logs}.node.log")
+    ok = life.wait_ready(args.timeout)
+    t0 = time.monotonic()
+    r = client.list_people(args.timeout) if ok else None
+    n = 0 if r is None else len(r[0])
+    emit("list_people", people=args.people, answered=r is not None, names=n,
+         seconds=round(time.monotonic() - t0, 2),
+         first=None if not r else r[0][:2], last=None if not r else r[0][-1:])
+    ok &= r is not None and n == args.people and r[0] == [f"person{i:06d}" for i in range(args.people)]
+    ok &= r is not None and all(c == 1 for c in r[1])
+    if not ok:
+        emit("node_log_tail", text=life.text()[-3000:])
+    life.stop()
+    return ok
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("what", choices=["restart", "big-list"])
+    p.add_argument("--mapping", choices=["fastdds", "cyclone"], required=True)
+    p.add_argument("--node", default="/facerec", help="fully qualified name of the node")
+    p.add_argument("--node-cmd", required=True, help="shell command that starts facerec_node (exec'd)")
+    p.add_argument("--logs", required=True, help="prefix of the node log files")
+    p.add_argument("--photo", help="restart: a face photo to enroll from (in the request)")
+    p.add_argument("--rounds", type=int, default=1)
+    p.add_argument("--forgotten", type=int, default=3, help="restart: people enrolled then forgotten per round")
+    p.add_argument("--settle", type=float, default=6.0, help="restart: seconds the new life gets before the check")
+    p.add_argument("--gallery", help="big-list: gallery file to generate (the node's gallery)")
+    p.add_argument("--people", type=int, default=3300)
+    p.add_argument("--model-tag-from", default="config/gallery.yaml")
+    p.add_argument("--timeout", type=float, default=60.0)
+    args = p.parse_args()
+    client = FastDdsClient(args.node) if args.mapping == "fastdds" else CycloneClient(args.node)
+    ok = restart(args, client) if args.what == "restart" else big_list(args, client)
+    emit("done", ok=bool(ok))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
