@@ -136,7 +136,7 @@ class CycloneClient:
         w, h, data = image
         img = self.Image(self.Header(self.Time(0, 0), "request"), h, w, "rgb8", 0, w * 3, list(data))
         req_t = self.types["enroll"][0]
-        r = self._call("enroll", lambda c, s: req_t(c, s, name, "", img, 0, 0.0), timeout)
+        r = self._call("enroll", lambda c, s: req_t(c, s, name, "", img, 0, 0.0, "", ""), timeout)
         return None if r is None else (r.success, r.message)
 
     def forget(self, name, timeout):
