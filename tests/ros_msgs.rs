@@ -10,7 +10,7 @@
 use std::fmt::Debug;
 use std::path::{Path, PathBuf};
 
-use facerec::ros::msgs::{self, cdr, RosMessage, RosService};
+use facerec::ros::msgs::{self, cdr, RosAction, RosMessage, RosService};
 use serde::{de::DeserializeOwned, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -106,7 +106,11 @@ fn structs_match_reference_cdr() {
             msgs::DiagnosticStatus,
             msgs::DiagnosticArray,
             msgs::Face,
-            msgs::FaceArray
+            msgs::FaceArray,
+            msgs::LifecycleState,
+            msgs::LifecycleTransition,
+            msgs::TransitionDescription,
+            msgs::TransitionEvent
         );
         macro_rules! srv {
             ($($s:ty),*) => {
@@ -117,7 +121,25 @@ fn structs_match_reference_cdr() {
                 )*
             };
         }
-        srv!(msgs::Enroll, msgs::Forget, msgs::ListPeople);
+        srv!(
+            msgs::Enroll,
+            msgs::Forget,
+            msgs::ListPeople,
+            msgs::ChangeState,
+            msgs::GetState,
+            msgs::GetAvailableTransitions
+        );
+        macro_rules! action {
+            ($($a:ty),*) => {
+                $(
+                    let base = format!("{}/msg/{}", <$a as RosAction>::PACKAGE, <$a as RosAction>::NAME);
+                    if ty == format!("{base}_Goal") { check::<<$a as RosAction>::Goal>(id, v); continue; }
+                    if ty == format!("{base}_Result") { check::<<$a as RosAction>::Result>(id, v); continue; }
+                    if ty == format!("{base}_Feedback") { check::<<$a as RosAction>::Feedback>(id, v); continue; }
+                )*
+            };
+        }
+        action!(msgs::EnrollPerson, msgs::FindPerson);
         panic!("sample {id}: no Rust struct for {ty}");
     }
     // Every type the node speaks has at least one sample.
@@ -133,6 +155,17 @@ fn structs_match_reference_cdr() {
         "facerec/msg/Forget_Response",
         "facerec/msg/ListPeople_Request",
         "facerec/msg/ListPeople_Response",
+        "lifecycle_msgs/msg/TransitionEvent",
+        "lifecycle_msgs/msg/ChangeState_Request",
+        "lifecycle_msgs/msg/ChangeState_Response",
+        "lifecycle_msgs/msg/GetState_Response",
+        "lifecycle_msgs/msg/GetAvailableTransitions_Response",
+        "facerec/msg/EnrollPerson_Goal",
+        "facerec/msg/EnrollPerson_Result",
+        "facerec/msg/EnrollPerson_Feedback",
+        "facerec/msg/FindPerson_Goal",
+        "facerec/msg/FindPerson_Result",
+        "facerec/msg/FindPerson_Feedback",
     ] {
         assert!(seen_types.contains(ty), "no sample of {ty}");
     }
@@ -154,7 +187,7 @@ fn fixtures_were_made_from_the_current_msg_and_srv_files() {
              tests/interop/make_cdr_fixtures.py (in .venv-ros-jazzy)"
         );
     }
-    for dir in ["msg", "srv"] {
+    for dir in ["msg", "srv", "action"] {
         for entry in std::fs::read_dir(root().join(dir)).unwrap() {
             let name = format!("{dir}/{}", entry.unwrap().file_name().to_string_lossy());
             assert!(

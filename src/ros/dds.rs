@@ -13,7 +13,7 @@ use ros2_client::{
     ServiceMapping, Subscription, WriteError,
 };
 
-use crate::ros::msgs::{RosMessage, RosService};
+use crate::ros::msgs::{RosAction, RosMessage, RosService};
 use crate::ros::params::{DiscoveryRange, RosEnv};
 
 /// What went wrong joining the ROS 2 graph or using an endpoint. Each variant names the entity
@@ -74,6 +74,12 @@ pub enum DdsError {
     #[error("service {service}")]
     Server {
         service: String,
+        #[source]
+        source: CreateError,
+    },
+    #[error("action server {action}")]
+    ActionServer {
+        action: String,
         #[source]
         source: CreateError,
     },
@@ -230,6 +236,41 @@ pub fn client<S: RosService>(
     node.create_client::<S::Request, S::Response>(mapping, &name(resolved)?, &S::type_name(), qos.clone(), qos)
         .map_err(|source| DdsError::Client {
             service: resolved.to_owned(),
+            source,
+        })
+}
+
+/// The action server ros2-client gives for action `A`.
+pub type ActionServerOf<A> =
+    ros2_client::AsyncActionServer<<A as RosAction>::Goal, <A as RosAction>::Result, <A as RosAction>::Feedback>;
+
+/// A server of action `A` on the fully qualified name `resolved`: its three services with
+/// `service_qos`, feedback with `feedback_qos`, and the goal status topic transient-local with
+/// depth 1 (as rcl's action status default, which rclpy's and rclcpp's action clients
+/// subscribe with).
+pub fn action_server<A: RosAction>(
+    node: &mut Node,
+    mapping: ServiceMapping,
+    resolved: &str,
+    service_qos: QosProfile,
+    feedback_qos: QosProfile,
+) -> Result<ActionServerOf<A>, DdsError> {
+    use ros2_client::qos::{Durability, History};
+    let status_qos = feedback_qos
+        .clone()
+        .durability(Durability::TransientLocal)
+        .history(History::KeepLast { depth: 1 });
+    let qos = ros2_client::action::ActionServerQosPolicies {
+        goal_service: service_qos.clone(),
+        result_service: service_qos.clone(),
+        cancel_service: service_qos,
+        feedback_publisher: feedback_qos,
+        status_publisher: status_qos,
+    };
+    node.create_action_server::<A::Goal, A::Result, A::Feedback>(mapping, &name(resolved)?, &A::type_name(), qos)
+        .map(ros2_client::AsyncActionServer::new)
+        .map_err(|source| DdsError::ActionServer {
+            action: resolved.to_owned(),
             source,
         })
 }

@@ -4,11 +4,11 @@
 //! wire format has no field names, so order and types are the whole contract.
 //! Standard types follow the Humble/Jazzy definitions (`builtin_interfaces`,
 //! `std_msgs`, `sensor_msgs`, `geometry_msgs`, `vision_msgs` 4.x,
-//! `diagnostic_msgs`); the `facerec` types mirror this package's `msg/` and
-//! `srv/` files. `tests/ros_msgs.rs` checks all of them byte for byte against
+//! `diagnostic_msgs`, `lifecycle_msgs`); the `facerec` types mirror this package's `msg/`,
+//! `srv/` and `action/` files. `tests/ros_msgs.rs` checks all of them byte for byte against
 //! CDR produced by the `rosbags` typestore. Nothing here touches the network.
 
-use ros2_client::{Message, MessageTypeName, ServiceTypeName};
+use ros2_client::{ActionTypeName, Message, MessageTypeName, ServiceTypeName};
 use serde::{Deserialize, Serialize};
 use serde_big_array::BigArray;
 
@@ -371,6 +371,242 @@ impl RosService for ListPeople {
     type Response = ListPeopleResponse;
     const PACKAGE: &'static str = PACKAGE;
     const NAME: &'static str = "ListPeople";
+}
+
+// ---------------------------------------------------------------- lifecycle_msgs
+
+/// `lifecycle_msgs/msg/State`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LifecycleState {
+    pub id: u8,
+    pub label: String,
+}
+ros_message!(LifecycleState, "lifecycle_msgs", "State");
+
+/// `lifecycle_msgs/msg/Transition`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LifecycleTransition {
+    pub id: u8,
+    pub label: String,
+}
+ros_message!(LifecycleTransition, "lifecycle_msgs", "Transition");
+
+/// `lifecycle_msgs/msg/TransitionDescription`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransitionDescription {
+    pub transition: LifecycleTransition,
+    pub start_state: LifecycleState,
+    pub goal_state: LifecycleState,
+}
+ros_message!(TransitionDescription, "lifecycle_msgs", "TransitionDescription");
+
+/// `lifecycle_msgs/msg/TransitionEvent`, published on `~/transition_event`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransitionEvent {
+    /// Nanoseconds since the Unix epoch.
+    pub timestamp: u64,
+    pub transition: LifecycleTransition,
+    pub start_state: LifecycleState,
+    pub goal_state: LifecycleState,
+}
+ros_message!(TransitionEvent, "lifecycle_msgs", "TransitionEvent");
+
+/// Request of `lifecycle_msgs/srv/ChangeState`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeStateRequest {
+    pub transition: LifecycleTransition,
+}
+impl Message for ChangeStateRequest {}
+
+/// Response of `lifecycle_msgs/srv/ChangeState`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeStateResponse {
+    pub success: bool,
+}
+impl Message for ChangeStateResponse {}
+
+/// `lifecycle_msgs/srv/ChangeState`.
+pub struct ChangeState;
+impl RosService for ChangeState {
+    type Request = ChangeStateRequest;
+    type Response = ChangeStateResponse;
+    const PACKAGE: &'static str = "lifecycle_msgs";
+    const NAME: &'static str = "ChangeState";
+}
+
+/// Request of `lifecycle_msgs/srv/GetState` and `GetAvailableTransitions`: no fields (one byte
+/// on the wire, as [`ListPeopleRequest`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmptyRequest {
+    pub structure_needs_at_least_one_member: u8,
+}
+impl Message for EmptyRequest {}
+
+/// Response of `lifecycle_msgs/srv/GetState`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GetStateResponse {
+    pub current_state: LifecycleState,
+}
+impl Message for GetStateResponse {}
+
+/// `lifecycle_msgs/srv/GetState`.
+pub struct GetState;
+impl RosService for GetState {
+    type Request = EmptyRequest;
+    type Response = GetStateResponse;
+    const PACKAGE: &'static str = "lifecycle_msgs";
+    const NAME: &'static str = "GetState";
+}
+
+/// Response of `lifecycle_msgs/srv/GetAvailableTransitions`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GetAvailableTransitionsResponse {
+    pub available_transitions: Vec<TransitionDescription>,
+}
+impl Message for GetAvailableTransitionsResponse {}
+
+/// `lifecycle_msgs/srv/GetAvailableTransitions`.
+pub struct GetAvailableTransitions;
+impl RosService for GetAvailableTransitions {
+    type Request = EmptyRequest;
+    type Response = GetAvailableTransitionsResponse;
+    const PACKAGE: &'static str = "lifecycle_msgs";
+    const NAME: &'static str = "GetAvailableTransitions";
+}
+
+/// An action type: its goal, result and feedback and its ROS name (`package/action/Type`).
+pub trait RosAction {
+    /// Goal message (the part of the `.action` above the first `---`).
+    type Goal: Message + Clone + 'static;
+    /// Result message (between the two `---`).
+    type Result: Message + Clone + 'static;
+    /// Feedback message (below the second `---`).
+    type Feedback: Message + std::fmt::Debug + 'static;
+    /// ROS package.
+    const PACKAGE: &'static str;
+    /// Action type name inside the package.
+    const NAME: &'static str;
+
+    /// The name ros2-client needs to create an action server or client of this type.
+    fn type_name() -> ActionTypeName {
+        ActionTypeName::new(Self::PACKAGE, Self::NAME)
+    }
+}
+
+/// Goal of `facerec/action/EnrollPerson` (`action/EnrollPerson.action`): the fields of an
+/// `~/enroll` request without the image.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EnrollPersonGoal {
+    pub name: String,
+    /// Camera topic; empty for any camera.
+    pub camera: String,
+    /// 0: the node's default.
+    pub num_samples: u32,
+    /// 0: the node's default.
+    pub timeout_s: f32,
+    /// Name this track instead of collecting; empty: not used.
+    pub track_id: String,
+    /// Name this anonymous person instead of collecting; empty: not used.
+    pub person_id: String,
+}
+impl Message for EnrollPersonGoal {}
+
+/// Result of `facerec/action/EnrollPerson`: as the `~/enroll` response.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollPersonResult {
+    pub success: bool,
+    pub message: String,
+    pub samples_used: u32,
+}
+impl Message for EnrollPersonResult {}
+
+/// Feedback of `facerec/action/EnrollPerson`, after every frame judged.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EnrollPersonFeedback {
+    pub samples_collected: u32,
+    pub samples_needed: u32,
+    /// Why the last frame gave no sample; empty when it gave one.
+    pub last_rejection: String,
+    /// Camera topic of the last frame judged.
+    pub camera: String,
+    /// Whether `x`, `y`, `width`, `height` hold the last frame's dominant face (image pixels).
+    pub has_box: bool,
+    pub x: f32,
+    pub y: f32,
+    pub width: f32,
+    pub height: f32,
+}
+impl Message for EnrollPersonFeedback {}
+
+/// `facerec/action/EnrollPerson`.
+pub struct EnrollPerson;
+impl RosAction for EnrollPerson {
+    type Goal = EnrollPersonGoal;
+    type Result = EnrollPersonResult;
+    type Feedback = EnrollPersonFeedback;
+    const PACKAGE: &'static str = PACKAGE;
+    const NAME: &'static str = "EnrollPerson";
+}
+
+/// Goal of `facerec/action/FindPerson` (`action/FindPerson.action`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FindPersonGoal {
+    /// A name or anonymous id held by the gallery.
+    pub name: String,
+    /// 0: until cancelled.
+    pub timeout_s: f32,
+    /// Camera topics; empty: all cameras.
+    pub cameras: Vec<String>,
+}
+impl Message for FindPersonGoal {}
+
+/// Result of `facerec/action/FindPerson`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FindPersonResult {
+    pub found: bool,
+    pub message: String,
+    /// Where and when the person was seen: camera topic, the image's header stamp, the face's
+    /// box in that image's pixels.
+    pub camera: String,
+    pub stamp: Time,
+    pub x: f32,
+    pub y: f32,
+    pub width: f32,
+    pub height: f32,
+    /// Identity score of the face.
+    pub score: f32,
+    /// The face's track (decimal); empty with tracking off.
+    pub track_id: String,
+    /// Always false in this version: the node does not estimate 3D positions.
+    pub has_position: bool,
+    pub position: Point,
+}
+impl Message for FindPersonResult {}
+
+/// Feedback of `facerec/action/FindPerson`, about once per processed frame.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FindPersonFeedback {
+    /// Frames searched so far.
+    pub frames_searched: u32,
+    /// Faces seen in those frames, none of them the person.
+    pub faces_seen: u32,
+    /// Highest similarity to the person of any face embedded so far; -1 before any.
+    pub best_score: f32,
+    /// Camera topic of that face; empty before any.
+    pub best_camera: String,
+    /// Seconds since the goal was accepted.
+    pub elapsed_s: f32,
+}
+impl Message for FindPersonFeedback {}
+
+/// `facerec/action/FindPerson`.
+pub struct FindPerson;
+impl RosAction for FindPerson {
+    type Goal = FindPersonGoal;
+    type Result = FindPersonResult;
+    type Feedback = FindPersonFeedback;
+    const PACKAGE: &'static str = PACKAGE;
+    const NAME: &'static str = "FindPerson";
 }
 
 /// CDR (little-endian, plain CDR as ROS 2 uses) without the 4-byte

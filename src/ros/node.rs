@@ -4,7 +4,11 @@
 //! slot each; a pool of worker threads with their own face pipelines takes frames round-robin;
 //! a publisher thread sends `~/detections` (`vision_msgs/Detection2DArray`), `~/faces`
 //! (`facerec/FaceArray`) and, when asked, `~/annotated`; `~/enroll`, `~/forget` and
-//! `~/list_people` change the shared gallery; `/diagnostics` reports rates, latency, drops and
+//! `~/list_people` change the shared gallery; the `~/enroll_person` and `~/find_person` actions
+//! serve behaviour trees (enrolment with feedback and cancel, a search for a person); the
+//! managed-node services (`~/change_state`, `~/get_state`, `~/get_available_transitions`,
+//! `~/transition_event`) switch frame processing off and on;
+//! `/diagnostics` reports rates, latency, drops and
 //! malformed input. Bad input is counted and logged, never fatal. With tracking (the default)
 //! each camera has its own tracker and people rules, the calls replay makes per topic; faces
 //! carry their track id.
@@ -13,10 +17,13 @@
 //! Callers see [`run`], [`NodeError`] and [`convert`] (the message mappings, for nodes of
 //! one's own); the rest of `node/` is private to the node.
 
+mod actions;
 mod config;
 pub mod convert;
 mod declared;
 mod enroll;
+mod finder;
+mod lifecycle;
 mod live;
 mod requests;
 mod services;
@@ -46,8 +53,9 @@ use crate::people::People;
 use crate::pipeline::{Pipeline, PipelineError};
 use crate::ros::dds::{self, DdsError};
 use crate::ros::msgs::{
-    CompressedImage, DiagnosticArray, DiagnosticStatus, Enroll, Forget, Header, Image, KeyValue, ListPeople,
-    RosMessage, RosService, Time,
+    ChangeState, CompressedImage, DiagnosticArray, DiagnosticStatus, Enroll, EnrollPerson, FindPerson, Forget,
+    GetAvailableTransitions, GetState, Header, Image, KeyValue, ListPeople, RosMessage, RosService, Time,
+    TransitionEvent,
 };
 use crate::ros::params::{DiscoveryRange, NameResolver, Params, ParamsError, RosArgs, RosEnv};
 use crate::track::Tracker;
@@ -196,6 +204,8 @@ pub async fn run(args: RosArgs, env: RosEnv, shutdown: impl Future<Output = ()>)
         gallery: RwLock::new(gallery),
         stats: Stats::new(&topics),
         hub: Arc::new(EnrollHub::default()),
+        finder: Arc::default(),
+        lifecycle: lifecycle::Lifecycle::default(),
         cameras: config.cameras.clone(),
         live,
         frame_limits: config.frame_limits,
@@ -266,6 +276,97 @@ pub async fn run(args: RosArgs, env: RosEnv, shutdown: impl Future<Output = ()>)
             async move { h.list_people(req) }
         }
     }));
+
+    // Lifecycle (the managed-node services and event topic of lifecycle_msgs).
+    let transition_events = Arc::new(publisher::<TransitionEvent>(
+        &mut node,
+        &names.resolve("~/transition_event")?,
+        output_qos(10),
+    )?);
+    let change_state_server = server::<ChangeState>(&mut node, mapping, &names.resolve("~/change_state")?)?;
+    let get_state_server = server::<GetState>(&mut node, mapping, &names.resolve("~/get_state")?)?;
+    let transitions_server =
+        server::<GetAvailableTransitions>(&mut node, mapping, &names.resolve("~/get_available_transitions")?)?;
+    tasks.push(serve(
+        change_state_server,
+        "change_state",
+        life_start_ns,
+        Stale::Ignore,
+        {
+            let h = handlers.clone();
+            move |req| {
+                let (resp, event) = h.change_state(&req);
+                if let Some(event) = event {
+                    if let Err(e) = transition_events.publish(event) {
+                        tracing::warn!("could not publish the transition event: {e}");
+                    }
+                }
+                async move { resp }
+            }
+        },
+    ));
+    tasks.push(serve(get_state_server, "get_state", life_start_ns, Stale::Ignore, {
+        let h = handlers.clone();
+        move |_req| {
+            let resp = h.get_state();
+            async move { resp }
+        }
+    }));
+    tasks.push(serve(
+        transitions_server,
+        "get_available_transitions",
+        life_start_ns,
+        Stale::Ignore,
+        {
+            let h = handlers.clone();
+            move |_req| {
+                let resp = h.available_transitions();
+                async move { resp }
+            }
+        },
+    ));
+
+    // Actions.
+    let enroll_person = dds::action_server::<EnrollPerson>(
+        &mut node,
+        mapping,
+        &names.resolve("~/enroll_person")?,
+        service_qos(),
+        output_qos(10),
+    )?;
+    tasks.push(actions::serve(
+        enroll_person,
+        "enroll_person",
+        life_start_ns,
+        {
+            let h = handlers.clone();
+            move |goal| actions::check_enroll_person(&h, goal)
+        },
+        {
+            let h = handlers.clone();
+            move |goal, context| actions::enroll_person(h.clone(), goal, context)
+        },
+    ));
+    let find_person = dds::action_server::<FindPerson>(
+        &mut node,
+        mapping,
+        &names.resolve("~/find_person")?,
+        service_qos(),
+        output_qos(10),
+    )?;
+    tasks.push(actions::serve(
+        find_person,
+        "find_person",
+        life_start_ns,
+        {
+            let h = handlers.clone();
+            move |goal| actions::check_find_person(&h, goal)
+        },
+        {
+            let h = handlers.clone();
+            move |goal, context| actions::find_person(h.clone(), goal, context)
+        },
+    ));
 
     // Diagnostics.
     tasks.push(diagnostics_task(
@@ -360,6 +461,10 @@ where
         while let Some(item) = stream.next().await {
             match item {
                 Ok((msg, info)) => {
+                    if !shared.lifecycle.is_active() {
+                        // Not active (managed-node switch): the frame is ignored.
+                        continue;
+                    }
                     shared
                         .stats
                         .lost(index, gaps.lost_before(info.publisher_gid(), info.sequence_number()));

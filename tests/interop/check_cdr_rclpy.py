@@ -30,13 +30,17 @@ ARR = re.compile(r"^(.+)\[(\d+)\]$")
 
 
 def message_class(ros_type):
-    """The rclpy class of 'pkg/msg/Type', 'pkg/Type' or facerec's 'facerec/msg/Srv_Request'."""
+    """The rclpy class of 'pkg/msg/Type', 'pkg/Type', facerec's 'facerec/msg/Srv_Request' or 'facerec/msg/Action_Goal'."""
     parts = ros_type.split("/")
     pkg, name = parts[0], parts[-1]
     m = re.match(r"^(\w+)_(Request|Response)$", name)
-    if pkg == "facerec" and m:
-        srv = getattr(importlib.import_module("facerec.srv"), m.group(1))
+    if m:
+        srv = getattr(importlib.import_module(f"{pkg}.srv"), m.group(1))
         return getattr(srv, m.group(2))
+    m = re.match(r"^(\w+)_(Goal|Result|Feedback)$", name)
+    if pkg == "facerec" and m:
+        action = getattr(importlib.import_module("facerec.action"), m.group(1))
+        return getattr(action, m.group(2))
     return getattr(importlib.import_module(f"{pkg}.msg"), name)
 
 

@@ -4,12 +4,12 @@
 The standard types (std_msgs, builtin_interfaces, sensor_msgs, geometry_msgs,
 diagnostic_msgs) come from rosbags' own Jazzy typestore; vision_msgs from the
 test copy of its .msg field lists in tests/interop/vision_msgs/msg; facerec's
-own types from this repository's msg/*.msg and srv/*.srv. Every sample uses a
+own types from this repository's msg/*.msg, srv/*.srv and action/*.action. Every sample uses a
 distinct value per field, so two swapped fields of the same type change the
 bytes.
 
 Writes tests/fixtures/cdr/samples.json (type and value of each sample, plus the
-sha256 of the .msg/.srv files they were made from) and one <sample>.bin per
+sha256 of the .msg/.srv/.action files they were made from) and one <sample>.bin per
 sample: the CDR payload without the 4-byte encapsulation header. The Rust test
 tests/ros_msgs.rs serialises the same values with the node's structs and
 compares byte for byte.
@@ -46,6 +46,18 @@ def srv_parts(text):
     return req, resp.split("\n", 1)[1] if "\n" in resp else ""
 
 
+# Request and response fields of the lifecycle_msgs services the node serves (lifecycle_msgs
+# 2.x, Humble and Jazzy alike).
+LIFECYCLE_SERVICES = {
+    "ChangeState_Request": "lifecycle_msgs/Transition transition\n",
+    "ChangeState_Response": "bool success\n",
+    "GetState_Request": "uint8 structure_needs_at_least_one_member\n",
+    "GetState_Response": "lifecycle_msgs/State current_state\n",
+    "GetAvailableTransitions_Request": "uint8 structure_needs_at_least_one_member\n",
+    "GetAvailableTransitions_Response": "lifecycle_msgs/TransitionDescription[] available_transitions\n",
+}
+
+
 def register_local_types(store):
     """Registers vision_msgs and facerec types; returns {file: sha256} of their sources."""
     sources = {}
@@ -64,6 +76,15 @@ def register_local_types(store):
                 text = "uint8 structure_needs_at_least_one_member\n"
             types.update(get_types_from_msg(text, f"facerec/msg/{path.stem}_{part}"))
         sources[str(path.relative_to(ROOT))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    for path in sorted((ROOT / "action").glob("*.action")):
+        goal, rest = srv_parts(path.read_text())
+        result, feedback = srv_parts(rest)
+        for part, text in (("Goal", goal), ("Result", result), ("Feedback", feedback)):
+            types.update(get_types_from_msg(text, f"facerec/msg/{path.stem}_{part}"))
+        sources[str(path.relative_to(ROOT))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    # lifecycle_msgs' services, whose messages rosbags' typestore holds but not the services.
+    for name, text in LIFECYCLE_SERVICES.items():
+        types.update(get_types_from_msg(text, f"lifecycle_msgs/msg/{name}"))
     store.register(types)
     return sources
 
@@ -194,6 +215,44 @@ def samples():
         ("list_people_response", "facerec/msg/ListPeople_Response",
          {"names": ["Ada", "Bob Smith", "person_3f9a"], "sample_counts": [3, 10, 1],
           "anonymous": [False, False, True]}),
+        ("enroll_person_goal", "facerec/msg/EnrollPerson_Goal",
+         {"name": "Ada Lovelace", "camera": "/head_camera/image_raw", "num_samples": 5, "timeout_s": 7.5,
+          "track_id": "12", "person_id": "person_3f9a"}),
+        ("enroll_person_result", "facerec/msg/EnrollPerson_Result",
+         {"success": True, "message": "enrolled 'Ada Lovelace'", "samples_used": 4}),
+        ("enroll_person_feedback", "facerec/msg/EnrollPerson_Feedback",
+         {"samples_collected": 2, "samples_needed": 5, "last_rejection": "face too small",
+          "camera": "/head_camera/image_raw", "has_box": True, "x": 10.5, "y": 20.25, "width": 64.0,
+          "height": 80.5}),
+        ("find_person_goal", "facerec/msg/FindPerson_Goal",
+         {"name": "Ada", "timeout_s": 30.5, "cameras": ["/head_camera/image_raw", "/back/image_raw"]}),
+        ("find_person_result", "facerec/msg/FindPerson_Result",
+         {"found": True, "message": "seen", "camera": "/head_camera/image_raw", "stamp": STAMP,
+          "x": 1.5, "y": 2.5, "width": 30.25, "height": 40.75, "score": 0.625, "track_id": "7",
+          "has_position": False, "position": {"x": 0.5, "y": -1.25, "z": 2.0}}),
+        ("lifecycle_state", "lifecycle_msgs/msg/State", {"id": 3, "label": "active"}),
+        ("lifecycle_transition", "lifecycle_msgs/msg/Transition", {"id": 4, "label": "deactivate"}),
+        ("transition_description", "lifecycle_msgs/msg/TransitionDescription",
+         {"transition": {"id": 2, "label": "cleanup"}, "start_state": {"id": 2, "label": "inactive"},
+          "goal_state": {"id": 1, "label": "unconfigured"}}),
+        ("transition_event", "lifecycle_msgs/msg/TransitionEvent",
+         {"timestamp": 1764000000123456789, "transition": {"id": 4, "label": "deactivate"},
+          "start_state": {"id": 3, "label": "active"}, "goal_state": {"id": 2, "label": "inactive"}}),
+        ("change_state_request", "lifecycle_msgs/msg/ChangeState_Request",
+         {"transition": {"id": 0, "label": "activate"}}),
+        ("change_state_response", "lifecycle_msgs/msg/ChangeState_Response", {"success": True}),
+        ("get_state_request", "lifecycle_msgs/msg/GetState_Request", {"structure_needs_at_least_one_member": 0}),
+        ("get_state_response", "lifecycle_msgs/msg/GetState_Response",
+         {"current_state": {"id": 2, "label": "inactive"}}),
+        ("get_available_transitions_response", "lifecycle_msgs/msg/GetAvailableTransitions_Response",
+         {"available_transitions": [
+             {"transition": {"id": 3, "label": "activate"}, "start_state": {"id": 2, "label": "inactive"},
+              "goal_state": {"id": 3, "label": "active"}},
+             {"transition": {"id": 6, "label": "shutdown"}, "start_state": {"id": 2, "label": "inactive"},
+              "goal_state": {"id": 4, "label": "finalized"}}]}),
+        ("find_person_feedback", "facerec/msg/FindPerson_Feedback",
+         {"frames_searched": 12, "faces_seen": 3, "best_score": 0.25, "best_camera": "/back/image_raw",
+          "elapsed_s": 1.5}),
     ]
 
 

@@ -10,12 +10,14 @@
 //! Touches the shared gallery, the scheduler (enrolment images) and the enrolment hub; the DDS
 //! servers that call these live in `node`.
 
+use std::future::Future;
 use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use super::enroll::collect;
+use super::enroll::{collect, Collected, Sample};
+use super::lifecycle::State as LifecycleStateKind;
 use super::workers::{EnrollJob, Shared};
 use crate::enroll::EnrollRefusal;
 use crate::frame::FrameError;
@@ -24,8 +26,17 @@ use crate::people::{People, PeopleError};
 use crate::pipeline::PipelineError;
 use crate::ros::error_chain;
 use crate::ros::msgs::{
-    EnrollRequest, EnrollResponse, ForgetRequest, ForgetResponse, ListPeopleRequest, ListPeopleResponse,
+    ChangeStateRequest, ChangeStateResponse, EnrollRequest, EnrollResponse, ForgetRequest, ForgetResponse,
+    GetAvailableTransitionsResponse, GetStateResponse, LifecycleState, LifecycleTransition, ListPeopleRequest,
+    ListPeopleResponse, TransitionDescription, TransitionEvent,
 };
+
+fn state_msg(state: LifecycleStateKind) -> LifecycleState {
+    LifecycleState {
+        id: state.id(),
+        label: state.label().to_owned(),
+    }
+}
 
 /// Longest collection a request may ask for.
 pub const MAX_ENROLL_TIMEOUT: Duration = Duration::from_secs(600);
@@ -86,6 +97,12 @@ pub enum ServiceError {
     TrackNowhere { id: u64, cameras: Vec<String> },
     #[error("track {id} is in view on several cameras ({}); say which one in camera", .cameras.join(", "))]
     TrackAmbiguous { id: u64, cameras: Vec<String> },
+    #[error("the node is {state}, not active: camera frames are not processed (activate it with ~/change_state)")]
+    NotActive { state: &'static str },
+    #[error("'{0}' is not in the gallery (list_people shows who is)")]
+    UnknownPerson(String),
+    #[error("cancelled after {samples} sample(s) from {from}: nothing stored")]
+    Cancelled { from: String, samples: usize },
     #[error("internal error: the gallery change did not finish")]
     Join(#[source] tokio::task::JoinError),
     #[error("internal error: {0}")]
@@ -143,7 +160,7 @@ impl Services {
     }
 
     /// Which camera a request names: `Ok(None)` for any.
-    fn camera_index(&self, requested: &str) -> Result<Option<usize>, ServiceError> {
+    pub fn camera_index(&self, requested: &str) -> Result<Option<usize>, ServiceError> {
         let requested = requested.trim();
         if requested.is_empty() {
             return Ok(None);
@@ -161,6 +178,19 @@ impl Services {
 
     /// `~/enroll`.
     pub async fn enroll(&self, req: EnrollRequest) -> EnrollResponse {
+        self.enroll_with(req, std::future::pending(), |_, _, _| {}).await
+    }
+
+    /// `~/enroll`, and the `~/enroll_person` action: a collection from a camera stops with
+    /// nothing stored when `cancel` completes, and reports each frame it judges to `on_frame`
+    /// (see [`collect`]). Naming a track or an anonymous person, or an image in the request,
+    /// is answered at once and cannot be cancelled.
+    pub async fn enroll_with(
+        &self,
+        req: EnrollRequest,
+        cancel: impl Future<Output = ()>,
+        on_frame: impl FnMut(&Collected, usize, &Sample),
+    ) -> EnrollResponse {
         if let Err(e) = validate_name(&req.name) {
             return refuse(e.to_string());
         }
@@ -177,7 +207,7 @@ impl Services {
             return self.enroll_anonymous(&req.name, person).await;
         }
         let (samples, source) = if req.image.data.is_empty() {
-            match self.collect_from_camera(&req).await {
+            match self.collect_from_camera(&req, cancel, on_frame).await {
                 Ok(r) => r,
                 Err(e) => return refuse(error_chain(&e)),
             }
@@ -350,30 +380,55 @@ impl Services {
         }
     }
 
-    async fn collect_from_camera(&self, req: &EnrollRequest) -> Result<(Vec<Vec<f32>>, String), ServiceError> {
-        let camera = self.camera_index(&req.camera)?;
+    /// How many samples a collection wants and for how long: the request's, or the node's
+    /// `enroll.*` parameters for 0.
+    pub fn collection_limits(&self, num_samples: u32, timeout_s: f32) -> Result<(u32, Duration), ServiceError> {
         let defaults = self.shared.live.get().enroll;
-        let wanted = match req.num_samples {
+        let wanted = match num_samples {
             0 => defaults.samples,
             n if n > MAX_ENROLL_SAMPLES => return Err(ServiceError::TooManySamples { requested: n }),
             n => n,
         };
-        let timeout = if req.timeout_s == 0.0 {
+        let timeout = if timeout_s == 0.0 {
             defaults.timeout
-        } else if req.timeout_s.is_finite() && req.timeout_s > 0.0 {
-            Duration::from_secs_f32(req.timeout_s).min(MAX_ENROLL_TIMEOUT)
+        } else if timeout_s.is_finite() && timeout_s > 0.0 {
+            Duration::from_secs_f32(timeout_s).min(MAX_ENROLL_TIMEOUT)
         } else {
-            return Err(ServiceError::BadTimeout {
-                timeout_s: req.timeout_s,
-            });
+            return Err(ServiceError::BadTimeout { timeout_s });
         };
+        Ok((wanted, timeout))
+    }
+
+    async fn collect_from_camera(
+        &self,
+        req: &EnrollRequest,
+        cancel: impl Future<Output = ()>,
+        on_frame: impl FnMut(&Collected, usize, &Sample),
+    ) -> Result<(Vec<Vec<f32>>, String), ServiceError> {
+        let camera = self.camera_index(&req.camera)?;
+        let (wanted, timeout) = self.collection_limits(req.num_samples, req.timeout_s)?;
+        self.require_active()?;
         let where_ = match camera.and_then(|i| self.shared.cameras.get(i)) {
             Some(c) => c.topic.clone(),
             None => "any camera".to_owned(),
         };
         let mut registration = self.shared.hub.register(camera);
-        let got = collect(&mut registration, camera.is_none(), wanted as usize, timeout).await;
+        let got = collect(
+            &mut registration,
+            camera.is_none(),
+            wanted as usize,
+            timeout,
+            cancel,
+            on_frame,
+        )
+        .await;
         drop(registration);
+        if got.cancelled {
+            return Err(ServiceError::Cancelled {
+                from: where_,
+                samples: got.samples.len(),
+            });
+        }
         if got.samples.is_empty() {
             return Err(match (got.last_refusal, got.frames) {
                 (None, 0) => ServiceError::NoFrames {
@@ -444,6 +499,78 @@ impl Services {
         }
     }
 
+    /// `~/change_state`: the transition carried out, with its event for `~/transition_event`,
+    /// or refused (logged with the reason; the response has room for `success` only).
+    pub fn change_state(&self, req: &ChangeStateRequest) -> (ChangeStateResponse, Option<TransitionEvent>) {
+        let lifecycle = &self.shared.lifecycle;
+        match lifecycle.change(req.transition.id, &req.transition.label) {
+            Ok(t) => {
+                tracing::info!(
+                    "lifecycle: {} -> {} ({}){}",
+                    t.start().label(),
+                    t.goal().label(),
+                    t.label(),
+                    match t.goal() {
+                        LifecycleStateKind::Active => ": processing camera frames",
+                        LifecycleStateKind::Finalized => ": no more processing until the node is restarted",
+                        _ => ": camera frames are ignored",
+                    }
+                );
+                let event = TransitionEvent {
+                    timestamp: u64::try_from(super::requests::now_ns()).unwrap_or(0),
+                    transition: LifecycleTransition {
+                        id: t.id(),
+                        label: t.label().to_owned(),
+                    },
+                    start_state: state_msg(t.start()),
+                    goal_state: state_msg(t.goal()),
+                };
+                (ChangeStateResponse { success: true }, Some(event))
+            }
+            Err(e) => {
+                tracing::warn!("lifecycle: transition refused: {e}");
+                (ChangeStateResponse { success: false }, None)
+            }
+        }
+    }
+
+    /// `~/get_state`.
+    pub fn get_state(&self) -> GetStateResponse {
+        GetStateResponse {
+            current_state: state_msg(self.shared.lifecycle.state()),
+        }
+    }
+
+    /// `~/get_available_transitions`.
+    pub fn available_transitions(&self) -> GetAvailableTransitionsResponse {
+        GetAvailableTransitionsResponse {
+            available_transitions: self
+                .shared
+                .lifecycle
+                .available()
+                .into_iter()
+                .map(|t| TransitionDescription {
+                    transition: LifecycleTransition {
+                        id: t.id(),
+                        label: t.label().to_owned(),
+                    },
+                    start_state: state_msg(t.start()),
+                    goal_state: state_msg(t.goal()),
+                })
+                .collect(),
+        }
+    }
+
+    /// Refuses camera work while the node is not active.
+    pub fn require_active(&self) -> Result<(), ServiceError> {
+        let state = self.shared.lifecycle.state();
+        if state == LifecycleStateKind::Active {
+            Ok(())
+        } else {
+            Err(ServiceError::NotActive { state: state.label() })
+        }
+    }
+
     /// `~/list_people`.
     pub fn list_people(&self, _req: ListPeopleRequest) -> ListPeopleResponse {
         let gallery = self.shared.gallery.read().unwrap_or_else(PoisonError::into_inner);
@@ -471,7 +598,7 @@ mod tests {
     use crate::enroll::EnrollPolicy;
     use crate::gallery::{Gallery, ModelTag};
     use crate::ros::node::config::{CameraConfig, CameraKind, EnrollDefaults};
-    use crate::ros::node::enroll::EnrollHub;
+    use crate::ros::node::enroll::{sample_of, EnrollHub};
     use crate::ros::node::live::{Live, LiveSettings};
     use crate::ros::node::slots::Scheduler;
     use crate::ros::node::stats::Stats;
@@ -507,6 +634,8 @@ mod tests {
                 gallery: RwLock::new(gallery),
                 stats: Stats::new(&["/robot/image_raw".to_owned()]),
                 hub: Arc::new(EnrollHub::default()),
+                finder: Arc::default(),
+                lifecycle: Default::default(),
                 cameras,
                 live: Arc::new(LiveSettings::new(Live {
                     match_threshold: 0.455,
@@ -756,8 +885,8 @@ mod tests {
                 tokio::time::sleep(Duration::from_millis(2)).await;
             }
             hub.offer(0, || Err(crate::enroll::EnrollRefusal::NoFace));
-            hub.offer(0, || Ok(vec![0.6, 0.8]));
-            hub.offer(0, || Ok(vec![0.8, 0.6]));
+            hub.offer(0, || sample_of(vec![0.6, 0.8]));
+            hub.offer(0, || sample_of(vec![0.8, 0.6]));
         });
         let resp = s
             .enroll(EnrollRequest {

@@ -1,7 +1,7 @@
 //! The worker pool: OS threads, each owning a face `Pipeline` (ONNX Runtime sessions), that take
 //! the latest frame of each camera round-robin from the scheduler, run detect -> align -> embed,
-//! name the faces against the shared gallery, offer enrolment samples, and hand the finished
-//! messages to the publisher thread. Inference never runs on the tokio executor.
+//! name the faces against the shared gallery, offer enrolment samples, tell person searches what
+//! each frame shows, and hand the finished messages to the publisher thread. Inference never runs on the tokio executor.
 //!
 //! With tracking (the default) a frame goes the way replay sends it: `Pipeline::track` with its
 //! camera's `Tracker` (locked for the frame, so a camera's frames reach its tracker one at a
@@ -21,6 +21,8 @@ use tokio::sync::{mpsc, oneshot};
 use super::config::CameraConfig;
 use super::convert::{self, FaceOut};
 use super::enroll::{dominant_sample, EnrollHub};
+use super::finder::FindHub;
+use super::lifecycle::Lifecycle;
 use super::live::{Live, LiveSettings};
 use super::services::ServiceError;
 use super::slots::{Scheduler, Work};
@@ -87,6 +89,10 @@ pub struct Shared {
     pub gallery: RwLock<Gallery>,
     pub stats: Stats,
     pub hub: Arc<EnrollHub>,
+    /// `~/find_person` searches in progress.
+    pub finder: Arc<FindHub>,
+    /// Managed-node state: camera frames are processed only while active.
+    pub lifecycle: Lifecycle,
     pub cameras: Vec<CameraConfig>,
     /// Match threshold, `publish_annotated` and enroll rules; `ros2 param set` changes them.
     pub live: Arc<LiveSettings>,
@@ -196,6 +202,12 @@ fn process(shared: &Shared, pipeline: &mut Pipeline, camera: usize, frame: Camer
     shared
         .hub
         .offer(camera, || dominant_sample(&frame, &faces, &live.enroll.policy));
+    // A person search on this camera judges every face's vector (name_faces consumes them).
+    let embeddings: Vec<Embedding> = if shared.finder.wants(camera) {
+        faces.iter().map(|f| f.embedding.clone()).collect()
+    } else {
+        Vec::new()
+    };
     let (recognitions, anonymous) = {
         let gallery = shared.gallery.read().unwrap_or_else(PoisonError::into_inner);
         let recognitions = pipeline.name_faces(faces, &gallery);
@@ -211,14 +223,46 @@ fn process(shared: &Shared, pipeline: &mut Pipeline, camera: usize, frame: Camer
     let annotated = live
         .publish_annotated
         .then(|| annotate(frame.into_rgb(), &recognitions, &header));
-    Some(Output {
+    let embedded: Vec<Option<&[f32]>> = embeddings.iter().map(|e| Some(e.as_slice())).collect();
+    Some(output_of(
+        shared,
         camera,
         arrived,
-        pipeline: pipeline_time,
-        detections: convert::detection_array_of(&out, &header),
-        faces: convert::face_array_of(&out, &header, topic),
+        pipeline_time,
+        &out,
+        &embedded,
+        &header,
         annotated,
-    })
+    ))
+}
+
+/// A processed frame's messages, built the same way with tracking and without; every person
+/// search wanting this camera is told what the frame shows (`embeddings`: the faces' vectors
+/// embedded in this frame, in order, or empty).
+#[allow(clippy::too_many_arguments)]
+fn output_of(
+    shared: &Shared,
+    camera: usize,
+    arrived: Instant,
+    pipeline: Duration,
+    faces: &[FaceOut<'_>],
+    embeddings: &[Option<&[f32]>],
+    header: &Header,
+    annotated: Option<Image>,
+) -> Output {
+    if shared.finder.wants(camera) {
+        let gallery = shared.gallery.read().unwrap_or_else(PoisonError::into_inner);
+        shared.finder.offer(camera, &header.stamp, faces, embeddings, &gallery);
+    }
+    let topic = shared.cameras.get(camera).map_or("", |c| c.topic.as_str());
+    Output {
+        camera,
+        arrived,
+        pipeline,
+        detections: convert::detection_array_of(faces, header),
+        faces: convert::face_array_of(faces, header, topic),
+        annotated,
+    }
 }
 
 fn annotate(mut rgb: image::RgbImage, recognitions: &[Recognition], header: &Header) -> Image {
@@ -286,14 +330,17 @@ fn track(
             .collect();
         annotate(frame.into_rgb(), &recognitions, &header)
     });
-    Some(Output {
+    let embedded: Vec<Option<&[f32]>> = tracked.iter().map(|f| f.embedding.as_deref()).collect();
+    Some(output_of(
+        shared,
         camera,
         arrived,
-        pipeline: pipeline_time,
-        detections: convert::detection_array_of(&out, &header),
-        faces: convert::face_array_of(&out, &header, topic),
+        pipeline_time,
+        &out,
+        &embedded,
+        &header,
         annotated,
-    })
+    ))
 }
 
 /// After a tracked frame: strangers admitted, "last seen" refreshed, samples learned, anonymous
@@ -338,5 +385,7 @@ fn people_update(shared: &Shared, tracker: &mut Tracker, topic: &str) {
 fn enroll_image(shared: &Shared, pipeline: &mut Pipeline, image: Image) -> Result<Embedding, ServiceError> {
     let frame = convert::frame_from_image(image, shared.frame_limits).map_err(ServiceError::RequestImage)?;
     let faces = pipeline.analyze(&frame).map_err(ServiceError::Pipeline)?.faces;
-    dominant_sample(&frame, &faces, &shared.live.get().enroll.policy).map_err(ServiceError::RequestFace)
+    dominant_sample(&frame, &faces, &shared.live.get().enroll.policy)
+        .map(|face| face.embedding)
+        .map_err(ServiceError::RequestFace)
 }

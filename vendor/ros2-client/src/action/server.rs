@@ -13,6 +13,7 @@ use crate::{
   action_msgs, builtin_interfaces,
   error::{ReadError, ReadResult, WriteError, WriteResult},
   message::Message,
+  message_info::MessageInfo,
   names::Name,
   pubsub::Publisher,
   service::{Server, request_id::RmwRequestId},
@@ -180,6 +181,12 @@ impl<G> NewGoalHandle<G> {
   pub fn goal_id(&self) -> GoalId {
     self.inner.goal_id
   }
+
+  /// The id of the goal request (client GID and sequence number). (Added for
+  /// facerec; see FACEREC-PATCH.md.)
+  pub fn request_id(&self) -> RmwRequestId {
+    self.req_id
+  }
 }
 
 /// See [`NewGoalHandle`]
@@ -323,11 +330,22 @@ where
   where
     G: 'static,
   {
-    let (req_id, goal_id) = loop {
-      let (req_id, goal_request) = self
+    Ok(self.receive_new_goal_with_info().await?.0)
+  }
+
+  /// As `receive_new_goal`, also returning the goal request's [`MessageInfo`]
+  /// (source timestamp, writer GID, sequence number), so that a server can
+  /// reject goals sent before it existed. (Added for facerec; see
+  /// FACEREC-PATCH.md.)
+  pub async fn receive_new_goal_with_info(&self) -> ReadResult<(NewGoalHandle<G>, MessageInfo)>
+  where
+    G: 'static,
+  {
+    let (req_id, goal_id, info) = loop {
+      let (req_id, goal_request, info) = self
         .actionserver
         .my_goal_server
-        .async_receive_request()
+        .async_receive_request_with_info()
         .await?;
       match self.goals.lock().unwrap().entry(goal_request.goal_id) {
         e @ Entry::Vacant(_) => {
@@ -336,7 +354,7 @@ where
             goal: goal_request.goal,
             accepted_time: None,
           });
-          break (req_id, goal_request.goal_id);
+          break (req_id, goal_request.goal_id, info);
         }
         Entry::Occupied(_) => {
           error!(
@@ -351,7 +369,7 @@ where
       goal_id,
       phantom: PhantomData,
     };
-    Ok(NewGoalHandle { inner, req_id })
+    Ok((NewGoalHandle { inner, req_id }, info))
   }
 
   /// Convert a newly received goal into a accepted goal, i.e. accept it
