@@ -248,6 +248,15 @@ if [[ -f src/bin/facerec_node.rs ]]; then
         --timeout 60
       stop_node"
   fi
+  # Issue 11: the README's main command (scripts/demo_node.sh, on the test build's binaries): the
+  # node names ada and bob with their tracks in what `facerec watch` receives while `facerec
+  # play` plays the people bag, and the annotated frames are saved.
+  if [[ -f "$ROOT/.cache/ros-ws-${SETS[0]}/install/setup.bash" ]]; then
+    e2e "demo-node-${SETS[0]}" "${SETS[0]}" "FACEREC_BIN_DIR=\$(dirname \$NODE_BIN) bash scripts/demo_node.sh >\$LOGS.out
+      cat \$LOGS.out | head -3
+      grep -q 'ada (0\.[0-9]* track 1)' \$LOGS.out && grep -q 'bob (0\.[0-9]* track 2)' \$LOGS.out
+      n=\$(ls demo-node | grep -c '^annotated-'); echo \"annotated frames: \$n\"; [ \$n -ge 100 ]"
+  fi
   # Issue 11: the colcon-installed node (the test build's binary, installed by the package's
   # CMakeLists.txt) finds ONNX Runtime and its models through AMENT_PREFIX_PATH.
   want_colcon=true

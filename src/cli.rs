@@ -9,3 +9,4 @@ pub mod eval;
 pub mod faces;
 pub mod play;
 pub mod replay;
+pub mod watch;

@@ -89,6 +89,9 @@ enum Command {
     /// Publish a rosbag2 bag's image messages over ROS 2 at their recorded pace (to drive a
     /// running node from a recording). Honours ROS_DOMAIN_ID and ROS_LOCALHOST_ONLY.
     Play(cli::play::PlayArgs),
+    /// Print the named boxes a running node publishes on ~/detections (and save its
+    /// ~/annotated frames with --annotated DIR). Honours ROS_DOMAIN_ID and ROS_LOCALHOST_ONLY.
+    Watch(cli::watch::WatchArgs),
     /// Aligned 112x112 training crops and a manifest for a folder-per-identity dataset.
     Crops(cli::crops::CropsArgs),
 }
@@ -124,6 +127,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::BenchNode(args) => cli::bench::node::run(&cli.pipeline, &args),
         Command::Replay(args) => cli::replay::run(&cli.pipeline, &args),
         Command::Play(args) => cli::play::run(&args),
+        Command::Watch(args) => cli::watch::run(&args),
         Command::Crops(args) => cli::crops::run(&cli.pipeline, &args),
     }
 }

@@ -16,7 +16,6 @@ Each step is printed as one JSON line; the exit status says whether all held.
 """
 
 import argparse
-import json
 import sys
 import time
 
@@ -30,14 +29,13 @@ from facerec.action import EnrollPerson, FindPerson
 from facerec.srv import ListPeople
 from sensor_msgs.msg import Image
 
-sys.path.insert(0, __file__.rsplit("/", 1)[0])
-from rclpy_peer import emit, load_photo, to_image_msg  # noqa: E402
+from rclpy_peer import Checks, Spinning, emit, load_photo, to_image_msg
 
 STATUS = {GoalStatus.STATUS_SUCCEEDED: "SUCCEEDED", GoalStatus.STATUS_ABORTED: "ABORTED",
           GoalStatus.STATUS_CANCELED: "CANCELED"}
 
 
-class Peer(Node):
+class Peer(Spinning, Node):
     def __init__(self, args):
         super().__init__("facerec_actions_peer")
         self.fqn = args.node.rstrip("/")
@@ -61,14 +59,6 @@ class Peer(Node):
             pub.publish(msg)
         self.frame += 1
 
-    def spin_until(self, predicate, timeout):
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            rclpy.spin_once(self, timeout_sec=0.05)
-            if predicate():
-                return True
-        return False
-
     def send(self, client, goal, timeout, feedback):
         """The goal handle (None: no answer within timeout)."""
         future = client.send_goal_async(goal, feedback_callback=lambda m: feedback.append(m.feedback))
@@ -83,10 +73,8 @@ class Peer(Node):
         return future.result()
 
     def people(self, timeout):
-        future = self.list_client.call_async(ListPeople.Request())
-        if not self.spin_until(future.done, timeout):
-            return None
-        return list(future.result().names)
+        r = self.call_client(self.list_client, ListPeople.Request(), timeout)
+        return None if r is None else list(r.names)
 
 
 def main():
@@ -102,12 +90,7 @@ def main():
 
     rclpy.init()
     peer = Peer(args)
-    ok = True
-
-    def check(event, cond, **fields):
-        nonlocal ok
-        ok &= bool(cond)
-        emit(event, ok=bool(cond), **fields)
+    check = Checks()
 
     ready = peer.spin_until(lambda: peer.enroll.server_is_ready() and peer.find.server_is_ready()
                             and peer.list_client.service_is_ready(), args.timeout)
@@ -179,10 +162,10 @@ def main():
           seconds=round(waited, 1), frames=last.frames_searched if last else 0,
           faces=last.faces_seen if last else 0, best_score=round(last.best_score, 3) if last else None)
 
-    emit("done", ok=ok)
+    emit("done", ok=check.ok)
     peer.destroy_node()
     rclpy.shutdown()
-    sys.exit(0 if ok else 1)
+    sys.exit(0 if check.ok else 1)
 
 
 if __name__ == "__main__":

@@ -22,11 +22,10 @@ from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from facerec.msg import FaceArray
 from sensor_msgs.msg import Image
 
-sys.path.insert(0, __file__.rsplit("/", 1)[0])
-from rclpy_peer import emit, load_photo, to_image_msg  # noqa: E402
+from rclpy_peer import Checks, Spinning, emit, load_photo, to_image_msg
 
 
-class Peer(Node):
+class Peer(Spinning, Node):
     def __init__(self, args):
         super().__init__("facerec_lifecycle_peer")
         fqn = args.node.rstrip("/")
@@ -46,26 +45,14 @@ class Peer(Node):
         self.msg.header.stamp = self.get_clock().now().to_msg()
         self.pub.publish(self.msg)
 
-    def spin_until(self, predicate, timeout):
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            rclpy.spin_once(self, timeout_sec=0.05)
-            if predicate():
-                return True
-        return False
-
-    def call(self, client, request, timeout):
-        future = client.call_async(request)
-        return future.result() if self.spin_until(future.done, timeout) else None
-
     def state(self, timeout):
-        r = self.call(self.get, GetState.Request(), timeout)
+        r = self.call_client(self.get, GetState.Request(), timeout)
         return None if r is None else r.current_state.label
 
     def transition(self, transition_id, label, timeout):
         req = ChangeState.Request()
         req.transition = Transition(id=transition_id, label=label)
-        r = self.call(self.change, req, timeout)
+        r = self.call_client(self.change, req, timeout)
         return None if r is None else r.success
 
 
@@ -78,12 +65,7 @@ def main():
     args = p.parse_args()
     rclpy.init()
     peer = Peer(args)
-    ok = True
-
-    def check(event, cond, **fields):
-        nonlocal ok
-        ok &= bool(cond)
-        emit(event, ok=bool(cond), **fields)
+    check = Checks()
 
     ready = peer.spin_until(lambda: peer.change.service_is_ready() and peer.get.service_is_ready()
                             and peer.available.service_is_ready(), args.timeout)
@@ -107,7 +89,7 @@ def main():
           transition_event=[event.transition.label, event.start_state.label, event.goal_state.label] if event else None)
 
     refused = peer.transition(Transition.TRANSITION_DEACTIVATE, "", args.timeout)
-    r = peer.call(peer.available, GetAvailableTransitions.Request(), args.timeout)
+    r = peer.call_client(peer.available, GetAvailableTransitions.Request(), args.timeout)
     labels = sorted(t.transition.label for t in r.available_transitions) if r else None
     check("lifecycle_refused_and_available", refused is False and labels == ["activate", "cleanup", "shutdown"]
           and peer.state(args.timeout) == "inactive", refused=refused, available=labels)
@@ -118,10 +100,10 @@ def main():
     check("lifecycle_activate", done is True and peer.state(args.timeout) == "active" and resumed,
           events=len(peer.events))
 
-    emit("done", ok=ok)
+    emit("done", ok=check.ok)
     peer.destroy_node()
     rclpy.shutdown()
-    sys.exit(0 if ok else 1)
+    sys.exit(0 if check.ok else 1)
 
 
 if __name__ == "__main__":

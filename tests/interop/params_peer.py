@@ -31,7 +31,7 @@ from facerec.msg import FaceArray
 from facerec.srv import Enroll
 from sensor_msgs.msg import Image
 
-from rclpy_peer import emit, load_photo, to_image_msg
+from rclpy_peer import Spinning, emit, load_photo, to_image_msg
 
 
 def flatten(prefix, value, out):
@@ -78,7 +78,7 @@ def param(name, value):
     return Parameter(name=name, value=v)
 
 
-class Peer(Node):
+class Peer(Spinning, Node):
     def __init__(self, args):
         super().__init__("facerec_params_peer")
         self.args = args
@@ -99,22 +99,11 @@ class Peer(Node):
             self.probe.header.stamp = self.get_clock().now().to_msg()
             self.camera.publish(self.probe)
 
-    def spin_until(self, predicate, timeout):
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            rclpy.spin_once(self, timeout_sec=0.05)
-            if predicate():
-                return True
-        return False
-
     def call(self, srv_type, name, request):
-        client = self.create_client(srv_type, f"{self.fqn}/{name}")
-        if not self.spin_until(client.service_is_ready, self.args.timeout):
-            raise SystemExit(f"service {self.fqn}/{name} never became ready")
-        future = client.call_async(request)
-        if not self.spin_until(future.done, self.args.timeout):
-            raise SystemExit(f"service {self.fqn}/{name} did not answer")
-        return future.result()
+        r = self.call_client(self.create_client(srv_type, f"{self.fqn}/{name}"), request, self.args.timeout)
+        if r is None:
+            raise SystemExit(f"service {self.fqn}/{name} was not ready or did not answer")
+        return r
 
     def get(self, names):
         return [py_value(v) for v in self.call(GetParameters, "get_parameters", GetParameters.Request(names=names)).values]

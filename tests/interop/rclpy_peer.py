@@ -77,7 +77,38 @@ def to_compressed_msg(img, fmt, frame_id):
     return msg
 
 
-class Peer(Node):
+class Spinning:
+    """What every rclpy test peer does (mixed into its Node): spin until something holds, call
+    a service client."""
+
+    def spin_until(self, predicate, timeout):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            rclpy.spin_once(self, timeout_sec=0.05)
+            if predicate():
+                return True
+        return False
+
+    def call_client(self, client, request, timeout):
+        """The response, or None when the service is not ready or does not answer in time."""
+        if not self.spin_until(client.service_is_ready, timeout):
+            return None
+        future = client.call_async(request)
+        return future.result() if self.spin_until(future.done, timeout) else None
+
+
+class Checks:
+    """Expectations, each printed as one JSON line; `ok` is whether all held."""
+
+    def __init__(self):
+        self.ok = True
+
+    def __call__(self, event, cond, **fields):
+        self.ok &= bool(cond)
+        emit(event, ok=bool(cond), **fields)
+
+
+class Peer(Spinning, Node):
     def __init__(self, args):
         super().__init__("facerec_test_peer")
         self.args = args
@@ -136,21 +167,8 @@ class Peer(Node):
                  boxes=[[round(d.bbox.center.position.x, 1), round(d.bbox.center.position.y, 1),
                          round(d.bbox.size_x, 1), round(d.bbox.size_y, 1)] for d in msg.detections])
 
-    def spin_until(self, predicate, timeout):
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            rclpy.spin_once(self, timeout_sec=0.1)
-            if predicate():
-                return True
-        return False
-
     def call(self, srv_type, name, request, timeout):
-        client = self.create_client(srv_type, f"{self.node_fqn}/{name}")
-        if not self.spin_until(client.service_is_ready, timeout):
-            return None
-        future = client.call_async(request)
-        self.spin_until(future.done, timeout)
-        return future.result() if future.done() else None
+        return self.call_client(self.create_client(srv_type, f"{self.node_fqn}/{name}"), request, timeout)
 
 
 def main():
