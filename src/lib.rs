@@ -45,6 +45,7 @@ pub mod enroll;
 pub mod eval;
 pub mod frame;
 pub mod gallery;
+pub mod locate;
 pub mod people;
 pub mod pipeline;
 #[cfg(feature = "bag")]

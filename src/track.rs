@@ -109,6 +109,28 @@ pub struct TrackerConfig {
     pub max_samples: usize,
 }
 
+/// The part of [`TrackerConfig`] that may change while a tracker runs ([`Tracker::set_limits`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrackLimits {
+    pub confirm_hits: u32,
+    pub max_miss_ns: i64,
+    pub reid_window_ns: i64,
+    pub max_tracks: usize,
+    pub reembed_every: u32,
+}
+
+impl TrackLimits {
+    pub fn of(config: &TrackerConfig) -> Self {
+        Self {
+            confirm_hits: config.confirm_hits,
+            max_miss_ns: config.max_miss_ns,
+            reid_window_ns: config.reid_window_ns,
+            max_tracks: config.max_tracks,
+            reembed_every: config.reembed_every,
+        }
+    }
+}
+
 impl Default for TrackerConfig {
     fn default() -> Self {
         Self {
@@ -468,6 +490,25 @@ impl Tracker {
                 t.identity = Identity::default();
             }
         }
+    }
+
+    /// The settings an operator may change while the tracker runs (`ros2 param set
+    /// tracking.*`), applied from the next update. Tracks keep what they have: a lower
+    /// `max_tracks` ends none (new faces wait for a free slot), a new `confirm_hits` confirms
+    /// the tentative tracks that already have the hits at their next frame, the time limits
+    /// judge every track from then on.
+    pub fn set_limits(&mut self, limits: &TrackLimits) {
+        let c = &mut self.config;
+        c.confirm_hits = limits.confirm_hits;
+        c.max_miss_ns = limits.max_miss_ns;
+        c.reid_window_ns = limits.reid_window_ns;
+        c.max_tracks = limits.max_tracks;
+        c.reembed_every = limits.reembed_every;
+    }
+
+    /// The settings [`Tracker::set_limits`] changes, as they are now.
+    pub fn limits(&self) -> TrackLimits {
+        TrackLimits::of(&self.config)
     }
 
     pub fn stats(&self) -> &TrackerStats {
@@ -1283,6 +1324,32 @@ mod tests {
         assert!(d.is_empty());
         let e = t.update(i64::MAX, vec![obs(det(1.0, 1.0, 10.0), None)], &g);
         assert!(e[0].track_id.is_some());
+    }
+
+    #[test]
+    fn limits_set_while_running_apply_from_the_next_update() {
+        let g = gallery();
+        let mut t = Tracker::new(TrackerConfig {
+            confirm_hits: 5,
+            ..TrackerConfig::default()
+        });
+        let face = |i: i64| obs(det(100.0 + i as f32, 50.0, 80.0), Some(person(0, 0.1)));
+        let a = t.update(0, vec![face(0)], &g);
+        let b = t.update(33 * MS, vec![face(1)], &g);
+        assert!(!a[0].confirmed && !b[0].confirmed, "2 of 5 hits");
+        let mut limits = t.limits();
+        limits.confirm_hits = 3;
+        limits.max_miss_ns = 100 * MS;
+        t.set_limits(&limits);
+        assert_eq!(t.limits(), limits);
+        let c = t.update(66 * MS, vec![face(2)], &g);
+        assert!(c[0].confirmed, "the third hit confirms under the new rule");
+        // The shorter miss time ends the track: a face 200 ms later opens another one (no
+        // re-identification window either).
+        limits.reid_window_ns = 0;
+        t.set_limits(&limits);
+        let d = t.update(300 * MS, vec![face(3)], &g);
+        assert_ne!(d[0].track_id, c[0].track_id);
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! The node's ROS message structs against independent CDR bytes.
 //!
 //! `tests/fixtures/cdr/` holds sample values and the CDR the `rosbags` typestore made
-//! from them (standard types from its Jazzy store, vision_msgs from its .msg field
-//! lists, facerec's from `msg/` and `srv/`), written by
+//! from them (standard types from its Jazzy store; vision_msgs, hri_msgs and tf2_msgs
+//! from the .msg field lists of their test copies in `tests/interop/`; facerec's from
+//! `msg/`, `srv/` and `action/`), written by
 //! `tests/interop/make_cdr_fixtures.py`. Every field of a sample has its own value, so
 //! a missing, extra, mistyped or misplaced field changes the bytes.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // test code: a panic is a failure report
@@ -105,6 +106,19 @@ fn structs_match_reference_cdr() {
             msgs::KeyValue,
             msgs::DiagnosticStatus,
             msgs::DiagnosticArray,
+            msgs::StringMsg,
+            msgs::BoolMsg,
+            msgs::RegionOfInterest,
+            msgs::CameraInfo,
+            msgs::Vector3,
+            msgs::Transform,
+            msgs::TransformStamped,
+            msgs::TfMessage,
+            msgs::IdsList,
+            msgs::IdsMatch,
+            msgs::NormalizedRegionOfInterest2D,
+            msgs::NormalizedPointOfInterest2D,
+            msgs::FacialLandmarks,
             msgs::Face,
             msgs::FaceArray,
             msgs::LifecycleState,
@@ -166,6 +180,14 @@ fn structs_match_reference_cdr() {
         "facerec/msg/FindPerson_Goal",
         "facerec/msg/FindPerson_Result",
         "facerec/msg/FindPerson_Feedback",
+        "sensor_msgs/msg/CameraInfo",
+        "tf2_msgs/msg/TFMessage",
+        "hri_msgs/msg/IdsList",
+        "hri_msgs/msg/IdsMatch",
+        "hri_msgs/msg/NormalizedRegionOfInterest2D",
+        "hri_msgs/msg/FacialLandmarks",
+        "std_msgs/msg/String",
+        "std_msgs/msg/Bool",
     ] {
         assert!(seen_types.contains(ty), "no sample of {ty}");
     }
@@ -219,6 +241,22 @@ fn dds_type_names() {
     assert_eq!(
         msgs::FaceArray::type_name().dds_msg_type(),
         "facerec::msg::dds_::FaceArray_"
+    );
+    assert_eq!(
+        msgs::IdsList::type_name().dds_msg_type(),
+        "hri_msgs::msg::dds_::IdsList_"
+    );
+    assert_eq!(
+        msgs::FacialLandmarks::type_name().dds_msg_type(),
+        "hri_msgs::msg::dds_::FacialLandmarks_"
+    );
+    assert_eq!(
+        msgs::TfMessage::type_name().dds_msg_type(),
+        "tf2_msgs::msg::dds_::TFMessage_"
+    );
+    assert_eq!(
+        msgs::StringMsg::type_name().dds_msg_type(),
+        "std_msgs::msg::dds_::String_"
     );
     let enroll = msgs::Enroll::type_name();
     assert_eq!((enroll.package_name(), enroll.type_name()), ("facerec", "Enroll"));

@@ -235,6 +235,174 @@ pub struct DiagnosticArray {
 }
 ros_message!(DiagnosticArray, "diagnostic_msgs", "DiagnosticArray");
 
+// ---------------------------------------------------------------- std_msgs (payloads)
+
+/// `std_msgs/msg/String`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StringMsg {
+    pub data: String,
+}
+ros_message!(StringMsg, "std_msgs", "String");
+
+/// `std_msgs/msg/Bool`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct BoolMsg {
+    pub data: bool,
+}
+ros_message!(BoolMsg, "std_msgs", "Bool");
+
+// ---------------------------------------------------------------- sensor_msgs/CameraInfo
+
+/// `sensor_msgs/msg/RegionOfInterest`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RegionOfInterest {
+    pub x_offset: u32,
+    pub y_offset: u32,
+    pub height: u32,
+    pub width: u32,
+    pub do_rectify: bool,
+}
+ros_message!(RegionOfInterest, "sensor_msgs", "RegionOfInterest");
+
+/// `sensor_msgs/msg/CameraInfo`: the intrinsics the node reads are `k` (row-major 3x3:
+/// fx 0 cx / 0 fy cy / 0 0 1) with `width` and `height`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CameraInfo {
+    pub header: Header,
+    pub height: u32,
+    pub width: u32,
+    pub distortion_model: String,
+    pub d: Vec<f64>,
+    pub k: [f64; 9],
+    pub r: [f64; 9],
+    pub p: [f64; 12],
+    pub binning_x: u32,
+    pub binning_y: u32,
+    pub roi: RegionOfInterest,
+}
+ros_message!(CameraInfo, "sensor_msgs", "CameraInfo");
+
+// ---------------------------------------------------------------- geometry_msgs / tf2_msgs
+
+/// `geometry_msgs/msg/Vector3`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Vector3 {
+    pub x: f64,
+    pub y: f64,
+    pub z: f64,
+}
+ros_message!(Vector3, "geometry_msgs", "Vector3");
+
+/// `geometry_msgs/msg/Transform`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Transform {
+    pub translation: Vector3,
+    pub rotation: Quaternion,
+}
+ros_message!(Transform, "geometry_msgs", "Transform");
+
+/// `geometry_msgs/msg/TransformStamped`: `child_frame_id` in `header.frame_id`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TransformStamped {
+    pub header: Header,
+    pub child_frame_id: String,
+    pub transform: Transform,
+}
+ros_message!(TransformStamped, "geometry_msgs", "TransformStamped");
+
+/// `tf2_msgs/msg/TFMessage`, the type of `/tf`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TfMessage {
+    pub transforms: Vec<TransformStamped>,
+}
+ros_message!(TfMessage, "tf2_msgs", "TFMessage");
+
+// ---------------------------------------------------------------- hri_msgs (ROS4HRI, REP-155)
+
+/// `hri_msgs/msg/IdsList`: the ids currently tracked (e.g. `/humans/faces/tracked`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct IdsList {
+    pub header: Header,
+    pub ids: Vec<String>,
+}
+ros_message!(IdsList, "hri_msgs", "IdsList");
+
+/// `hri_msgs/msg/IdsMatch`: `id1` (of type `id1_type`) is `id2` with `confidence`; 0 means
+/// "not associated".
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct IdsMatch {
+    pub id1: String,
+    pub id1_type: i8,
+    pub id2: String,
+    pub id2_type: i8,
+    pub confidence: f32,
+}
+ros_message!(IdsMatch, "hri_msgs", "IdsMatch");
+
+impl IdsMatch {
+    pub const UNSET: i8 = 0;
+    pub const PERSON: i8 = 1;
+    pub const FACE: i8 = 2;
+    pub const BODY: i8 = 3;
+    pub const VOICE: i8 = 4;
+}
+
+/// `hri_msgs/msg/NormalizedRegionOfInterest2D`: a box in [0, 1] of the image's width and
+/// height, with a confidence `c`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct NormalizedRegionOfInterest2D {
+    pub header: Header,
+    pub xmin: f32,
+    pub ymin: f32,
+    pub xmax: f32,
+    pub ymax: f32,
+    pub c: f32,
+}
+ros_message!(NormalizedRegionOfInterest2D, "hri_msgs", "NormalizedRegionOfInterest2D");
+
+/// `hri_msgs/msg/NormalizedPointOfInterest2D`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct NormalizedPointOfInterest2D {
+    pub x: f32,
+    pub y: f32,
+    pub c: f32,
+}
+ros_message!(NormalizedPointOfInterest2D, "hri_msgs", "NormalizedPointOfInterest2D");
+
+/// `hri_msgs/msg/FacialLandmarks`: 70 slots (dlib's 68 points and the two pupils), in [0, 1]
+/// of the image size; unset slots are zero.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FacialLandmarks {
+    pub header: Header,
+    #[serde(with = "BigArray")]
+    pub landmarks: [NormalizedPointOfInterest2D; 70],
+    pub height: u32,
+    pub width: u32,
+}
+ros_message!(FacialLandmarks, "hri_msgs", "FacialLandmarks");
+
+impl FacialLandmarks {
+    /// Slot of the nose tip.
+    pub const NOSE: usize = 30;
+    /// The subject's right mouth corner (left in the image of a face seen from the front).
+    pub const MOUTH_OUTER_RIGHT: usize = 48;
+    pub const MOUTH_OUTER_LEFT: usize = 54;
+    /// The subject's right pupil.
+    pub const RIGHT_PUPIL: usize = 68;
+    pub const LEFT_PUPIL: usize = 69;
+}
+
+impl Default for FacialLandmarks {
+    fn default() -> Self {
+        Self {
+            header: Header::default(),
+            landmarks: [NormalizedPointOfInterest2D::default(); 70],
+            height: 0,
+            width: 0,
+        }
+    }
+}
+
 // ---------------------------------------------------------------- facerec (msg/, srv/)
 
 /// `facerec/msg/Face` (`msg/Face.msg`): one face, in pixels of the source image.
@@ -267,8 +435,20 @@ pub struct Face {
     pub anonymous: bool,
     /// This frame's own best-match similarity; NaN when the face was not embedded this frame.
     pub frame_score: f32,
+    /// `position` is known.
+    pub has_position: bool,
+    /// The point between the eyes in the camera's optical frame, metres.
+    pub position: Point,
+    /// [`Face::POSITION_NONE`], [`Face::POSITION_MONOCULAR`] or [`Face::POSITION_DEPTH`].
+    pub position_source: u8,
 }
 ros_message!(Face, PACKAGE, "Face");
+
+impl Face {
+    pub const POSITION_NONE: u8 = 0;
+    pub const POSITION_MONOCULAR: u8 = 1;
+    pub const POSITION_DEPTH: u8 = 2;
+}
 
 /// `facerec/msg/FaceArray` (`msg/FaceArray.msg`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -577,7 +757,7 @@ pub struct FindPersonResult {
     pub score: f32,
     /// The face's track (decimal); empty with tracking off.
     pub track_id: String,
-    /// Always false in this version: the node does not estimate 3D positions.
+    /// `position` is known (the camera's intrinsics were).
     pub has_position: bool,
     pub position: Point,
 }

@@ -23,17 +23,19 @@ pub mod convert;
 mod declared;
 mod enroll;
 mod finder;
+mod hri;
 mod lifecycle;
 mod live;
 mod requests;
 mod services;
 mod slots;
 mod stats;
+mod views;
 mod workers;
 
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use ros2_client::qos::{Durability, History, WhenFull};
@@ -47,15 +49,16 @@ use self::requests::{Admission, RequestGate};
 use self::services::Services;
 use self::slots::Scheduler;
 use self::stats::Stats;
+use self::views::CameraViews;
 use self::workers::{CameraFrame, Incoming, Output, Shared};
 use crate::gallery::{Gallery, GalleryError};
 use crate::people::People;
 use crate::pipeline::{Pipeline, PipelineError};
 use crate::ros::dds::{self, DdsError};
 use crate::ros::msgs::{
-    ChangeState, CompressedImage, DiagnosticArray, DiagnosticStatus, Enroll, EnrollPerson, FindPerson, Forget,
-    GetAvailableTransitions, GetState, Header, Image, KeyValue, ListPeople, RosMessage, RosService, Time,
-    TransitionEvent,
+    CameraInfo, ChangeState, CompressedImage, DiagnosticArray, DiagnosticStatus, Enroll, EnrollPerson, FindPerson,
+    Forget, GetAvailableTransitions, GetState, Header, Image, KeyValue, ListPeople, RosMessage, RosService, TfMessage,
+    Time, TransitionEvent,
 };
 use crate::ros::params::{DiscoveryRange, NameResolver, Params, ParamsError, RosArgs, RosEnv};
 use crate::track::Tracker;
@@ -67,6 +70,8 @@ pub const DEFAULT_NODE_NAME: &str = "facerec";
 const MAX_QUEUED_JOBS: usize = 4;
 /// Finished frames that may wait for the publisher thread.
 const OUTPUT_QUEUE: usize = 8;
+/// How often the publisher thread looks for ROS4HRI faces gone quiet while no frame arrives.
+const HRI_EXPIRY_CHECK: Duration = Duration::from_millis(200);
 
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
@@ -211,10 +216,12 @@ pub async fn run(args: RosArgs, env: RosEnv, shutdown: impl Future<Output = ()>)
         frame_limits: config.frame_limits,
         trackers,
         people,
+        views: CameraViews::new(config.cameras.len()),
+        hri: config.hri,
     });
 
     // Outputs.
-    let publishers = OutputPublishers::new(&mut node, &names)?;
+    let publishers = OutputPublishers::new(&mut node, &names, config.hri)?;
 
     let mut tasks = Vec::new();
 
@@ -233,6 +240,11 @@ pub async fn run(args: RosArgs, env: RosEnv, shutdown: impl Future<Output = ()>)
             CameraKind::Compressed => "sensor_msgs/CompressedImage",
         };
         tracing::info!("camera {}: {} ({kind})", index, camera.topic);
+        tasks.push(camera_info_task(&mut node, camera, index, Arc::clone(&shared))?);
+        if let Some(depth) = &camera.depth {
+            tasks.push(depth_task(&mut node, depth, index, Arc::clone(&shared))?);
+            tracing::info!("camera {index}: aligned depth from {depth}");
+        }
     }
 
     // Services.
@@ -391,9 +403,12 @@ pub async fn run(args: RosArgs, env: RosEnv, shutdown: impl Future<Output = ()>)
     }
     drop(out_tx);
     let publisher_stats = Arc::clone(&shared);
+    let runtime = tokio::runtime::Handle::current();
+    // The publisher thread holds the node from here on: ROS4HRI's per-face and per-person
+    // topics are created as ids appear. It hands the node back when it ends.
     let publisher_thread = std::thread::Builder::new()
         .name("facerec-publish".to_owned())
-        .spawn(move || publishers.run(out_rx, &publisher_stats.stats))
+        .spawn(move || publishers.run(node, out_rx, &publisher_stats, runtime))
         .map_err(|source| NodeError::Thread {
             what: "publisher",
             source,
@@ -427,12 +442,16 @@ pub async fn run(args: RosArgs, env: RosEnv, shutdown: impl Future<Output = ()>)
         for handle in worker_threads {
             let _ = handle.join();
         }
-        let _ = publisher_thread.join();
+        publisher_thread.join().ok()
     })
     .await;
-    if let Err(e) = joined {
-        tracing::warn!("workers did not stop cleanly: {e}");
-    }
+    let node = match joined {
+        Ok(node) => node,
+        Err(e) => {
+            tracing::warn!("workers did not stop cleanly: {e}");
+            None
+        }
+    };
     for task in tasks {
         let _ = task.await;
     }
@@ -481,6 +500,52 @@ where
                     .stats
                     .malformed(index, &format!("cannot deserialize message: {e}")),
             }
+        }
+    }))
+}
+
+/// Subscribes a camera's `sensor_msgs/CameraInfo`: each message's intrinsics (or why they were
+/// refused) go to the camera's view.
+fn camera_info_task(
+    node: &mut Node,
+    camera: &config::CameraConfig,
+    index: usize,
+    shared: Arc<Shared>,
+) -> Result<tokio::task::JoinHandle<()>, NodeError> {
+    let topic = camera.camera_info.clone();
+    let subscription = dds::subscription::<CameraInfo>(node, &topic, camera_qos())?;
+    Ok(tokio::spawn(async move {
+        let mut stream = std::pin::pin!(subscription.async_stream());
+        while let Some(item) = stream.next().await {
+            let info = match item {
+                Ok((msg, _)) => convert::intrinsics_of(&msg).map_err(|e| e.to_string()),
+                Err(e) => Err(format!("cannot deserialize message: {e}")),
+            };
+            shared.views.set_intrinsics(index, &topic, info);
+        }
+    }))
+}
+
+/// Subscribes a camera's aligned depth image (`sensor_msgs/Image`, 16UC1 or 32FC1).
+fn depth_task(
+    node: &mut Node,
+    topic: &str,
+    index: usize,
+    shared: Arc<Shared>,
+) -> Result<tokio::task::JoinHandle<()>, NodeError> {
+    let subscription = dds::subscription::<Image>(node, topic, camera_qos())?;
+    let topic = topic.to_owned();
+    Ok(tokio::spawn(async move {
+        let mut stream = std::pin::pin!(subscription.async_stream());
+        while let Some(item) = stream.next().await {
+            if !shared.lifecycle.is_active() {
+                continue;
+            }
+            let (stamp_ns, depth) = match item {
+                Ok((msg, _)) => (msg.header.stamp.to_nanos(), convert::depth_of(&msg)),
+                Err(e) => (0, Err(format!("cannot deserialize message: {e}"))),
+            };
+            shared.views.set_depth(index, &topic, stamp_ns, depth);
         }
     }))
 }
@@ -622,6 +687,10 @@ struct OutputPublishers {
     faces: Publisher<crate::ros::msgs::FaceArray>,
     /// Always created, so that `publish_annotated` can be switched on at run time.
     annotated: Publisher<Image>,
+    /// `/tf`, always created, so that `tf.enabled` can be switched on at run time.
+    tf: Publisher<TfMessage>,
+    /// The REP-155 topics (`hri.enabled`).
+    hri: Option<hri::HriPublisher>,
     /// Cameras with a published frame (the first one is logged at info level).
     seen: std::collections::HashSet<usize>,
 }
@@ -635,18 +704,50 @@ fn publisher<M: RosMessage + serde::Serialize>(
 }
 
 impl OutputPublishers {
-    fn new(node: &mut Node, names: &NameResolver) -> Result<Self, NodeError> {
+    fn new(node: &mut Node, names: &NameResolver, hri: bool) -> Result<Self, NodeError> {
         Ok(Self {
             detections: publisher(node, &names.resolve("~/detections")?, output_qos(10))?,
             faces: publisher(node, &names.resolve("~/faces")?, output_qos(10))?,
             annotated: publisher(node, &names.resolve("~/annotated")?, output_qos(1))?,
+            // tf2's QoS for /tf: reliable, volatile, depth 100.
+            tf: publisher(node, "/tf", output_qos(100))?,
+            hri: if hri { Some(hri::HriPublisher::new(node)?) } else { None },
             seen: std::collections::HashSet::new(),
         })
     }
 
-    fn run(mut self, mut rx: mpsc::Receiver<Output>, stats: &Stats) {
-        while let Some(out) = rx.blocking_recv() {
+    /// Publishes every finished frame until the workers are gone; gives the node back. Between
+    /// frames, ROS4HRI faces of a camera quiet for `tracking.max_miss_s` are reported lost.
+    fn run(
+        mut self,
+        mut node: Node,
+        mut rx: mpsc::Receiver<Output>,
+        shared: &Shared,
+        runtime: tokio::runtime::Handle,
+    ) -> Node {
+        let stats = &shared.stats;
+        loop {
+            let quiet = Duration::from_nanos(u64::try_from(shared.live.get().track_limits.max_miss_ns).unwrap_or(0));
+            let next = runtime.block_on(async { tokio::time::timeout(HRI_EXPIRY_CHECK, rx.recv()).await });
+            if let Some(hri) = self.hri.as_mut() {
+                hri.expire(quiet);
+            }
+            let out = match next {
+                Ok(Some(out)) => out,
+                Ok(None) => break,
+                Err(_) => continue, // no frame within HRI_EXPIRY_CHECK
+            };
             let faces = out.faces.faces.len();
+            if !out.transforms.is_empty() {
+                if let Err(e) = self.tf.publish(TfMessage {
+                    transforms: out.transforms,
+                }) {
+                    tracing::debug!("publishing /tf failed: {e}");
+                }
+            }
+            if let (Some(hri), Some(frame)) = (self.hri.as_mut(), out.hri) {
+                hri.publish(&mut node, frame);
+            }
             if let Err(e) = self.detections.publish(out.detections) {
                 tracing::warn!("publishing detections failed: {e}");
             }
@@ -676,6 +777,7 @@ impl OutputPublishers {
                 );
             }
         }
+        node
     }
 }
 
@@ -712,6 +814,19 @@ fn diagnostics_task(
                         s.level = level;
                         s.message = message;
                     }
+                }
+                // Where faces are: intrinsics known, refused CameraInfo / depth messages.
+                let (info, depth, misfits) = shared.views.refused(camera);
+                for (key, value) in [
+                    ("camera_info_received", shared.views.has_intrinsics(camera).to_string()),
+                    ("camera_info_refused", info.to_string()),
+                    ("depth_refused", depth.to_string()),
+                    ("geometry_misfit_frames", misfits.to_string()),
+                ] {
+                    s.values.push(KeyValue {
+                        key: key.to_owned(),
+                        value,
+                    });
                 }
             }
             let (people, vectors, anonymous) = {

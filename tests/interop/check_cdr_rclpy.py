@@ -6,8 +6,10 @@ the code a real ROS 2 node uses on the wire. For every sample in
 tests/fixtures/cdr/samples.json this builds the rclpy message from the sample's
 value, serialises it and compares with <sample>.bin (which tests/ros_msgs.rs
 compares with the Rust structs); then deserialises the bytes and compares the
-fields back. Needs the facerec and (test) vision_msgs interfaces built with
-colcon and sourced (scripts/interop_test.sh does both).
+fields back. Needs the facerec interfaces and the test copies of vision_msgs,
+hri_msgs and tf2_msgs (tests/interop/*_msgs: no wheels on PyPI) built with
+colcon and sourced (scripts/interop_test.sh does both); std_msgs, sensor_msgs,
+geometry_msgs, diagnostic_msgs and lifecycle_msgs come from the wheels.
 """
 
 import importlib
@@ -78,8 +80,14 @@ def convert(ftype, v):
     return v
 
 
+# Packages PyPI has no wheel of: the colcon build of tests/interop/<pkg> (or a ROS install's).
+TEST_PACKAGES = ("vision_msgs", "hri_msgs", "tf2_msgs")
+
+
 def main():
     doc = json.loads((FIXTURES / "samples.json").read_text())
+    for pkg in TEST_PACKAGES:
+        print(f"{pkg}: {Path(importlib.import_module(f'{pkg}.msg').__file__).resolve().parents[1]}")
     store = get_typestore(Stores.ROS2_JAZZY)
     register_local_types(store)
     failures = 0

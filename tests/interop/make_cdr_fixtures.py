@@ -2,11 +2,13 @@
 """Reference CDR bytes for every ROS type facerec speaks, made by the rosbags typestore.
 
 The standard types (std_msgs, builtin_interfaces, sensor_msgs, geometry_msgs,
-diagnostic_msgs) come from rosbags' own Jazzy typestore; vision_msgs from the
-test copy of its .msg field lists in tests/interop/vision_msgs/msg; facerec's
-own types from this repository's msg/*.msg, srv/*.srv and action/*.action. Every sample uses a
-distinct value per field, so two swapped fields of the same type change the
-bytes.
+diagnostic_msgs, lifecycle_msgs) come from rosbags' own Jazzy typestore;
+vision_msgs, hri_msgs (ROS4HRI) and tf2_msgs from the test copies of their
+.msg field lists in tests/interop/{vision_msgs,hri_msgs,tf2_msgs}/msg (the
+typestore also holds tf2_msgs/TFMessage, and refuses a test copy that differs
+from it); facerec's own types from this repository's msg/*.msg, srv/*.srv and
+action/*.action. Every sample uses a distinct value per field, so two swapped
+fields of the same type change the bytes.
 
 Writes tests/fixtures/cdr/samples.json (type and value of each sample, plus the
 sha256 of the .msg/.srv/.action files they were made from) and one <sample>.bin per
@@ -31,7 +33,8 @@ from rosbags.typesys.base import Nodetype
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "tests" / "fixtures" / "cdr"
-VISION = ROOT / "tests" / "interop" / "vision_msgs" / "msg"
+# Test copies of interface packages PyPI has no wheel of: package name -> folder of .msg files.
+TEST_PACKAGES = {pkg: ROOT / "tests" / "interop" / pkg / "msg" for pkg in ("vision_msgs", "hri_msgs", "tf2_msgs")}
 
 NUMPY = {
     "bool": np.bool_, "byte": np.uint8, "char": np.uint8, "uint8": np.uint8, "int8": np.int8,
@@ -59,12 +62,13 @@ LIFECYCLE_SERVICES = {
 
 
 def register_local_types(store):
-    """Registers vision_msgs and facerec types; returns {file: sha256} of their sources."""
+    """Registers the test packages' and facerec's types; returns {file: sha256} of their sources."""
     sources = {}
     types = {}
-    for path in sorted(VISION.glob("*.msg")):
-        types.update(get_types_from_msg(path.read_text(), f"vision_msgs/msg/{path.stem}"))
-        sources[str(path.relative_to(ROOT))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    for pkg, folder in TEST_PACKAGES.items():
+        for path in sorted(folder.glob("*.msg")):
+            types.update(get_types_from_msg(path.read_text(), f"{pkg}/msg/{path.stem}"))
+            sources[str(path.relative_to(ROOT))] = hashlib.sha256(path.read_bytes()).hexdigest()
     for path in sorted((ROOT / "msg").glob("*.msg")):
         types.update(get_types_from_msg(path.read_text(), f"facerec/msg/{path.stem}"))
         sources[str(path.relative_to(ROOT))] = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -153,6 +157,7 @@ def samples():
         "landmarks": [1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5, 9.5, 10.5],
         "camera_topic": "/head_camera/image_raw",
         "track_id": "17", "track_confirmed": True, "anonymous": False, "frame_score": 0.59375,
+        "has_position": True, "position": {"x": -0.0625, "y": 0.15625, "z": 1.84375}, "position_source": 2,
     }
     face_b = {
         "name": "unknown", "score": -0.125, "margin": 0.0, "detection_score": 0.6875,
@@ -160,7 +165,31 @@ def samples():
         "landmarks": [11.0, 12.0, 13.0, 14.0, 15.0, 16.0, 17.0, 18.0, 19.0, 20.0],
         "camera_topic": "/c",
         "track_id": "", "track_confirmed": False, "anonymous": True, "frame_score": -0.0625,
+        "has_position": False, "position": {"x": 0.0, "y": 0.0, "z": 0.0}, "position_source": 0,
     }
+    camera_info = {
+        "header": {"stamp": {"sec": 1767225601, "nanosec": 987654321}, "frame_id": "head_camera_optical"},
+        "height": 480, "width": 640, "distortion_model": "plumb_bob",
+        "d": [-0.28125, 0.09375, 0.0009765625, -0.001953125, 0.015625],
+        "k": [500.5, 0.25, 320.75, 0.375, 501.5, 240.25, 0.0625, 0.125, 1.0],
+        "r": [1.0 + i / 16 for i in range(9)],
+        "p": [600.0 + i * 1.5 for i in range(12)],
+        "binning_x": 1, "binning_y": 2,
+        "roi": {"x_offset": 3, "y_offset": 4, "height": 5, "width": 6, "do_rectify": True},
+    }
+    face_tf = {
+        "header": {"stamp": STAMP, "frame_id": "head_camera_optical"}, "child_frame_id": "face_a3eb4e",
+        "transform": {"translation": {"x": 0.125, "y": -0.25, "z": 1.5},
+                      "rotation": {"x": 0.0625, "y": 0.1875, "z": -0.3125, "w": 0.9}},
+    }
+    gaze_tf = {
+        "header": {"stamp": {"sec": 1767225602, "nanosec": 5}, "frame_id": "face_a3eb4e"},
+        "child_frame_id": "gaze_a3eb4e",
+        "transform": {"translation": {"x": 0.03125, "y": 0.046875, "z": -0.015625},
+                      "rotation": {"x": -0.5, "y": 0.5, "z": -0.5, "w": 0.5}},
+    }
+    # 70 slots, every coordinate its own value (exact in float32, so the JSON survives the Rust f32s).
+    landmarks = [{"x": (i + 1) / 128, "y": 0.25 + (i + 1) / 256, "c": 1.0 - (i + 1) / 512} for i in range(70)]
     return [
         ("time", "builtin_interfaces/msg/Time", STAMP),
         ("header", "std_msgs/msg/Header", {"stamp": STAMP, "frame_id": "base_link"}),
@@ -194,6 +223,28 @@ def samples():
           "status": [{"level": 2, "name": "n", "message": "m", "hardware_id": "h", "values": []},
                      {"level": 0, "name": "gallery", "message": "ok", "hardware_id": "",
                       "values": [{"key": "people", "value": "3"}]}]}),
+        ("string", "std_msgs/msg/String", {"data": "Grace Hopper, Ada"}),
+        ("string_empty", "std_msgs/msg/String", {"data": ""}),
+        ("bool", "std_msgs/msg/Bool", {"data": True}),
+        ("region_of_interest", "sensor_msgs/msg/RegionOfInterest", camera_info["roi"]),
+        ("camera_info", "sensor_msgs/msg/CameraInfo", camera_info),
+        ("vector3", "geometry_msgs/msg/Vector3", {"x": -4.5, "y": 5.25, "z": 6.125}),
+        ("transform", "geometry_msgs/msg/Transform", face_tf["transform"]),
+        ("transform_stamped", "geometry_msgs/msg/TransformStamped", face_tf),
+        ("tf_message", "tf2_msgs/msg/TFMessage", {"transforms": [face_tf, gaze_tf]}),
+        ("ids_list", "hri_msgs/msg/IdsList",
+         {"header": {"stamp": STAMP, "frame_id": "head_camera_optical"}, "ids": ["f7b", "a3eb4e", "x1"]}),
+        ("ids_list_empty", "hri_msgs/msg/IdsList", {"header": {"stamp": STAMP, "frame_id": "cam"}, "ids": []}),
+        ("ids_match", "hri_msgs/msg/IdsMatch",
+         {"id1": "person_3f9a", "id1_type": 1, "id2": "f7b", "id2_type": 2, "confidence": 0.71875}),
+        ("normalized_region_of_interest2d", "hri_msgs/msg/NormalizedRegionOfInterest2D",
+         {"header": {"stamp": STAMP, "frame_id": "head_camera_optical"},
+          "xmin": 0.125, "ymin": 0.25, "xmax": 0.625, "ymax": 0.875, "c": 0.9375}),
+        ("normalized_point_of_interest2d", "hri_msgs/msg/NormalizedPointOfInterest2D",
+         {"x": 0.375, "y": 0.5625, "c": 0.96875}),
+        ("facial_landmarks", "hri_msgs/msg/FacialLandmarks",
+         {"header": {"stamp": STAMP, "frame_id": "head_camera_optical"}, "landmarks": landmarks,
+          "height": 481, "width": 643}),
         ("face", "facerec/msg/Face", face_a),
         ("face_array", "facerec/msg/FaceArray",
          {"header": {"stamp": STAMP, "frame_id": "head_camera_optical"}, "faces": [face_a, face_b]}),
@@ -229,7 +280,7 @@ def samples():
         ("find_person_result", "facerec/msg/FindPerson_Result",
          {"found": True, "message": "seen", "camera": "/head_camera/image_raw", "stamp": STAMP,
           "x": 1.5, "y": 2.5, "width": 30.25, "height": 40.75, "score": 0.625, "track_id": "7",
-          "has_position": False, "position": {"x": 0.5, "y": -1.25, "z": 2.0}}),
+          "has_position": True, "position": {"x": 0.5, "y": -1.25, "z": 2.0}}),
         ("lifecycle_state", "lifecycle_msgs/msg/State", {"id": 3, "label": "active"}),
         ("lifecycle_transition", "lifecycle_msgs/msg/Transition", {"id": 4, "label": "deactivate"}),
         ("transition_description", "lifecycle_msgs/msg/TransitionDescription",

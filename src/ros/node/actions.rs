@@ -432,8 +432,8 @@ pub async fn find_person(
                     height: seen.bbox_px.height,
                     score: seen.score,
                     track_id: seen.track_id.map(|t| t.to_string()).unwrap_or_default(),
-                    has_position: false,
-                    position: crate::ros::msgs::Point::default(),
+                    has_position: seen.position.is_some(),
+                    position: seen.position.map(super::convert::point_of).unwrap_or_default(),
                 },
             );
         }

@@ -21,7 +21,7 @@ use crate::people::{AnonymousMode, PeopleConfig};
 use crate::pipeline::{PipelineConfig, PipelineError};
 use crate::ros::params::{NameResolver, Params, ParamsError, RosEnv};
 use crate::runtime::Provider;
-use crate::track::TrackerConfig;
+use crate::track::{TrackLimits, TrackerConfig};
 
 use super::declared;
 
@@ -67,6 +67,11 @@ pub const KNOWN_PARAMETERS: &[&str] = &[
     "anonymous.mode",
     "anonymous.expire_s",
     "learning.enabled",
+    // Where faces are (issue 11): intrinsics, depth, TF; ROS4HRI output.
+    "camera_info_topics",
+    "depth_topics",
+    "tf.enabled",
+    "hri.enabled",
     // Set by launch files for every node; the node runs on the system clock.
     "use_sim_time",
 ];
@@ -102,6 +107,22 @@ pub struct CameraConfig {
     /// The fully resolved topic (namespace and remaps applied).
     pub topic: String,
     pub kind: CameraKind,
+    /// Resolved `sensor_msgs/CameraInfo` topic of this camera (its intrinsics give faces a 3D
+    /// position).
+    pub camera_info: String,
+    /// Resolved aligned depth image topic (`sensor_msgs/Image`, 16UC1 millimetres or 32FC1
+    /// metres, the colour image's size), when configured.
+    pub depth: Option<String>,
+}
+
+/// The `camera_info` topic beside an image topic, as image_transport and camera drivers name
+/// it: `/ns/image_raw` and `/ns/image_raw/compressed` -> `/ns/camera_info`.
+pub fn camera_info_beside(resolved_image: &str) -> String {
+    let base = resolved_image.strip_suffix("/compressed").unwrap_or(resolved_image);
+    match base.rsplit_once('/') {
+        Some((ns, _)) => format!("{ns}/camera_info"),
+        None => "camera_info".to_owned(),
+    }
 }
 
 /// Defaults for `~/enroll` requests that leave them at 0.
@@ -130,6 +151,10 @@ pub struct NodeConfig {
     pub tracking: Option<TrackerConfig>,
     /// Anonymous strangers and careful learning (used with tracking).
     pub people: PeopleConfig,
+    /// Publish each located face as TF frame `face_<face id>` on `/tf` (live).
+    pub tf: bool,
+    /// Publish the ROS4HRI (REP-155) topics under `/humans/` (needs tracking).
+    pub hri: bool,
 }
 
 /// Default camera list: one topic in the node's namespace, to be remapped by launch files.
@@ -227,6 +252,37 @@ fn pipeline_error(e: PipelineError) -> ParamsError {
     }
 }
 
+/// The `tracking.*` limits `params` gives, the others from `base`.
+pub fn track_limits(params: &Params, base: &TrackLimits) -> Result<TrackLimits, ParamsError> {
+    Ok(TrackLimits {
+        confirm_hits: u32_in(params, "tracking.confirm_hits", base.confirm_hits, 1, 100)?,
+        max_miss_ns: seconds_in(params, "tracking.max_miss_s", base.max_miss_ns, 0.01, 3600.0)?,
+        reid_window_ns: seconds_in(params, "tracking.reid_window_s", base.reid_window_ns, 0.0, MAX_PEOPLE_S)?,
+        max_tracks: u32_in(
+            params,
+            "tracking.max_tracks",
+            u32::try_from(base.max_tracks).unwrap_or(u32::MAX),
+            1,
+            1024,
+        )? as usize,
+        reembed_every: u32_in(params, "tracking.reembed_every", base.reembed_every, 1, 1000)?,
+    })
+}
+
+/// `learning.enabled` and `anonymous.expire_s` when `params` gives them, the rest of `base`.
+pub fn people_live(params: &Params, base: &PeopleConfig) -> Result<PeopleConfig, ParamsError> {
+    let mut out = base.clone();
+    out.learning.enabled = params.get_bool("learning.enabled")?.unwrap_or(base.learning.enabled);
+    out.anonymous_expire_ns = seconds_in(
+        params,
+        "anonymous.expire_s",
+        base.anonymous_expire_ns,
+        1.0,
+        MAX_PEOPLE_S,
+    )?;
+    Ok(out)
+}
+
 // ---- end of live parameters
 
 const NS_PER_S: f64 = 1e9;
@@ -263,12 +319,13 @@ fn people_settings(
     match_threshold: f32,
 ) -> Result<(Option<TrackerConfig>, PeopleConfig), ParamsError> {
     let d = TrackerConfig::default();
+    let limits = track_limits(params, &TrackLimits::of(&d))?;
     let tracker = TrackerConfig {
-        confirm_hits: u32_in(params, "tracking.confirm_hits", d.confirm_hits, 1, 100)?,
-        max_miss_ns: seconds_in(params, "tracking.max_miss_s", d.max_miss_ns, 0.01, 3600.0)?,
-        reid_window_ns: seconds_in(params, "tracking.reid_window_s", d.reid_window_ns, 0.0, MAX_PEOPLE_S)?,
-        max_tracks: u32_in(params, "tracking.max_tracks", d.max_tracks as u32, 1, 1024)? as usize,
-        reembed_every: u32_in(params, "tracking.reembed_every", d.reembed_every, 1, 1000)?,
+        confirm_hits: limits.confirm_hits,
+        max_miss_ns: limits.max_miss_ns,
+        reid_window_ns: limits.reid_window_ns,
+        max_tracks: limits.max_tracks,
+        reembed_every: limits.reembed_every,
         match_threshold,
         ..d
     };
@@ -280,15 +337,20 @@ fn people_settings(
         Some("memory") => AnonymousMode::InMemory,
         Some(m) => m.parse().map_err(|e: String| bad("anonymous.mode", e))?,
     };
-    let mut learning = p.learning.clone();
-    learning.enabled = params.get_bool("learning.enabled")?.unwrap_or(learning.enabled);
-    let people = PeopleConfig {
-        anonymous,
-        anonymous_expire_ns: seconds_in(params, "anonymous.expire_s", p.anonymous_expire_ns, 1.0, MAX_PEOPLE_S)?,
-        learning,
-        ..p
-    };
+    let people = people_live(params, &PeopleConfig { anonymous, ..p })?;
     Ok((tracking, people))
+}
+
+/// `hri.enabled`: REP-155's face ids are tracks, so it needs tracking.
+fn hri_enabled(params: &Params, tracking: bool) -> Result<bool, ParamsError> {
+    let hri = params.get_bool("hri.enabled")?.unwrap_or(false);
+    if hri && !tracking {
+        return Err(bad(
+            "hri.enabled",
+            "the ROS4HRI faces are the tracker's tracks: set tracking.enabled to true, or hri.enabled to false",
+        ));
+    }
+    Ok(hri)
 }
 
 impl NodeConfig {
@@ -382,8 +444,28 @@ impl NodeConfig {
         if configured.is_empty() {
             return Err(bad("cameras", "at least one camera topic is needed"));
         }
+        let per_camera = |param: &str| -> Result<Vec<String>, ParamsError> {
+            // All empty (the default [""]): every camera takes the default.
+            let given: Vec<String> = params
+                .get_str_array(param)?
+                .filter(|v| v.iter().any(|t| !t.is_empty()))
+                .unwrap_or_default();
+            if !given.is_empty() && given.len() != configured.len() {
+                return Err(bad(
+                    param,
+                    format!(
+                        "{} entries for {} cameras: give one per camera (\"\" for the default) or none",
+                        given.len(),
+                        configured.len()
+                    ),
+                ));
+            }
+            Ok(given)
+        };
+        let info_topics = per_camera("camera_info_topics")?;
+        let depth_topics = per_camera("depth_topics")?;
         let mut cameras: Vec<CameraConfig> = Vec::with_capacity(configured.len());
-        for name in configured {
+        for (i, name) in configured.into_iter().enumerate() {
             let topic = names.resolve(&name)?;
             if cameras.iter().any(|c| c.topic == topic) {
                 return Err(bad(
@@ -392,10 +474,20 @@ impl NodeConfig {
                 ));
             }
             let kind = CameraKind::for_topic(&topic);
+            let camera_info = match info_topics.get(i).filter(|t| !t.is_empty()) {
+                Some(t) => names.resolve(t)?,
+                None => camera_info_beside(&topic),
+            };
+            let depth = match depth_topics.get(i).filter(|t| !t.is_empty()) {
+                Some(t) => Some(names.resolve(t)?),
+                None => None,
+            };
             cameras.push(CameraConfig {
                 configured: name,
                 topic,
                 kind,
+                camera_info,
+                depth,
             });
         }
 
@@ -434,6 +526,8 @@ impl NodeConfig {
                 positive_f64(params, "diagnostics_period_s", 1.0)?.clamp(0.05, 3600.0),
             ),
             service_mapping: env.service_mapping(params.get_str("service_mapping")?)?,
+            tf: params.get_bool("tf.enabled")?.unwrap_or(false),
+            hri: hri_enabled(params, tracking.is_some())?,
             tracking,
             people,
         })
@@ -476,9 +570,12 @@ mod tests {
             vec![CameraConfig {
                 configured: "camera/image_raw".into(),
                 topic: "/camera/image_raw".into(),
-                kind: CameraKind::Raw
+                kind: CameraKind::Raw,
+                camera_info: "/camera/camera_info".into(),
+                depth: None,
             }]
         );
+        assert!(!c.tf && !c.hri);
         assert_eq!(c.workers, 1);
         assert!(!c.publish_annotated);
         assert_eq!(c.pipeline.runtime.provider, Provider::Cpu, "as in config/facerec.yaml");
@@ -585,6 +682,37 @@ mod tests {
         assert_eq!(c.enroll.timeout, Duration::from_secs(3));
         // Unset front-end settings take the chosen kind's defaults (YuNet: the bordered pass).
         assert!((c.pipeline.detector.border_pad - 0.25).abs() < 1e-6);
+        // CameraInfo beside each image topic (compressed or not), no depth.
+        let info: Vec<&str> = c.cameras.iter().map(|c| c.camera_info.as_str()).collect();
+        assert_eq!(
+            info,
+            ["/head/camera_info", "/hand/camera_info", "/robot/usb/camera_info"]
+        );
+        assert!(c.cameras.iter().all(|c| c.depth.is_none()));
+    }
+
+    #[test]
+    fn camera_info_and_depth_topics_are_given_per_camera() {
+        let c = config(
+            "--ros-args -r __ns:=/robot -p cameras:=[a/image_raw,b/image_raw] \
+             -p camera_info_topics:=['',/calib/b] -p depth_topics:=[a/depth/image_raw,''] \
+             -p tf.enabled:=true -p hri.enabled:=true",
+        )
+        .expect("valid");
+        let info: Vec<&str> = c.cameras.iter().map(|c| c.camera_info.as_str()).collect();
+        assert_eq!(info, ["/robot/a/camera_info", "/calib/b"]);
+        let depth: Vec<Option<&str>> = c.cameras.iter().map(|c| c.depth.as_deref()).collect();
+        assert_eq!(depth, [Some("/robot/a/depth/image_raw"), None]);
+        assert!(c.tf && c.hri);
+        // One entry for two cameras is ambiguous; hri needs tracking.
+        for bad in [
+            "-p cameras:=[a,b] -p depth_topics:=[d]",
+            "-p cameras:=[a,b] -p camera_info_topics:=[x,y,z]",
+            "-p hri.enabled:=true -p tracking.enabled:=false",
+            "-p tf.enabled:=1",
+        ] {
+            assert!(config(&format!("--ros-args {bad}")).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -7,10 +7,11 @@ use image::RgbImage;
 
 use crate::detect::Detection;
 use crate::frame::{Frame, FrameError, FrameLimits};
+use crate::locate::{DepthMap, FacePosition, Intrinsics, LocateError, PositionSource};
 use crate::pipeline::Recognition;
 use crate::ros::msgs::{
-    BoundingBox2D, CompressedImage, Detection2D, Detection2DArray, Face, FaceArray, Header, Image, ObjectHypothesis,
-    ObjectHypothesisWithPose, Point2D, Pose2D,
+    BoundingBox2D, CameraInfo, CompressedImage, Detection2D, Detection2DArray, Face, FaceArray, Header, Image,
+    ObjectHypothesis, ObjectHypothesisWithPose, Point, Point2D, Pose2D,
 };
 use crate::track::TrackedFace;
 
@@ -42,6 +43,8 @@ pub struct FaceOut<'a> {
     pub anonymous: bool,
     /// This frame's own best-match score; `None` when the face was not embedded this frame.
     pub frame_score: Option<f32>,
+    /// Where the face is, when the camera's intrinsics are known.
+    pub position: Option<FacePosition>,
 }
 
 impl<'a> FaceOut<'a> {
@@ -57,6 +60,7 @@ impl<'a> FaceOut<'a> {
             confirmed: false,
             anonymous,
             frame_score: Some(r.score),
+            position: None,
         }
     }
 
@@ -71,6 +75,7 @@ impl<'a> FaceOut<'a> {
             confirmed: f.confirmed,
             anonymous: f.anonymous,
             frame_score: f.frame_score,
+            position: None,
         }
     }
 
@@ -157,7 +162,20 @@ pub fn face_msg(f: &FaceOut<'_>, camera_topic: &str) -> Face {
         track_confirmed: f.confirmed,
         anonymous: f.anonymous,
         frame_score: f.frame_score.unwrap_or(f32::NAN),
+        has_position: f.position.is_some(),
+        position: f.position.map(point_of).unwrap_or_default(),
+        position_source: match f.position.map(|p| p.source) {
+            None => Face::POSITION_NONE,
+            Some(PositionSource::Monocular) => Face::POSITION_MONOCULAR,
+            Some(PositionSource::Depth) => Face::POSITION_DEPTH,
+        },
     }
+}
+
+/// A located face's optical-frame position as a `geometry_msgs/Point`.
+pub fn point_of(p: FacePosition) -> Point {
+    let [x, y, z] = p.optical_m;
+    Point { x, y, z }
 }
 
 /// One per-frame recognition as a `facerec/Face`.
@@ -180,6 +198,66 @@ pub fn face_array(recognitions: &[Recognition], header: &Header, camera_topic: &
         .map(|r| FaceOut::from_recognition(r, false))
         .collect();
     face_array_of(&faces, header, camera_topic)
+}
+
+/// A `sensor_msgs/CameraInfo`'s intrinsics (`k`: fx, cx, fy, cy), for images of its size.
+pub fn intrinsics_of(info: &CameraInfo) -> Result<Intrinsics, LocateError> {
+    let [fx, _, cx, _, fy, cy, _, _, _] = info.k;
+    Intrinsics::new(fx, fy, cx, cy, info.width, info.height)
+}
+
+/// An aligned depth image (`16UC1` millimetres, or `32FC1` metres) as a [`DepthMap`]; any other
+/// encoding, or data that does not fit its size, is refused with the reason.
+pub fn depth_of(msg: &Image) -> Result<DepthMap, String> {
+    let (width, height, step) = (msg.width as usize, msg.height as usize, msg.step as usize);
+    let bytes_per_px = match msg.encoding.as_str() {
+        "16UC1" | "mono16" => 2,
+        "32FC1" => 4,
+        other => {
+            return Err(format!(
+                "encoding {other:?}: expected 16UC1 (millimetres) or 32FC1 (metres)"
+            ))
+        }
+    };
+    let row_bytes = width
+        .checked_mul(bytes_per_px)
+        .filter(|r| *r <= step)
+        .ok_or_else(|| format!("step {step} is less than {width} pixels of {bytes_per_px} bytes"))?;
+    let needed = step
+        .checked_mul(height)
+        .ok_or_else(|| format!("{width}x{height} is too large"))?;
+    if msg.data.len() < needed {
+        return Err(format!(
+            "{} data bytes for {height} rows of {step} bytes",
+            msg.data.len()
+        ));
+    }
+    let big_endian = msg.is_bigendian != 0;
+    let mut metres = Vec::with_capacity(width * height);
+    for row in msg.data.chunks_exact(step.max(1)).take(height) {
+        let pixels = row.get(..row_bytes).unwrap_or_default();
+        if bytes_per_px == 2 {
+            metres.extend(pixels.chunks_exact(2).map(|b| {
+                let a: [u8; 2] = b.try_into().unwrap_or([0; 2]);
+                let mm = if big_endian {
+                    u16::from_be_bytes(a)
+                } else {
+                    u16::from_le_bytes(a)
+                };
+                f32::from(mm) * 1e-3
+            }));
+        } else {
+            metres.extend(pixels.chunks_exact(4).map(|b| {
+                let a: [u8; 4] = b.try_into().unwrap_or([0; 4]);
+                if big_endian {
+                    f32::from_be_bytes(a)
+                } else {
+                    f32::from_le_bytes(a)
+                }
+            }));
+        }
+    }
+    DepthMap::new(msg.width, msg.height, metres).map_err(|e| e.to_string())
 }
 
 /// An RGB image as an `rgb8` `sensor_msgs/Image`.
@@ -455,5 +533,52 @@ mod tests {
         );
         let back = frame_from_image(msg, FrameLimits::default()).expect("valid");
         assert_eq!(back.rgb(), &rgb);
+    }
+
+    #[test]
+    fn depth_images_convert_in_metres_and_bad_ones_are_refused() {
+        let mut msg = Image {
+            header: header(),
+            height: 2,
+            width: 2,
+            encoding: "16UC1".into(),
+            is_bigendian: 0,
+            step: 6, // 2 bytes of padding per row
+            data: vec![0xe8, 0x03, 0xd0, 0x07, 0, 0, 0, 0, 0xb8, 0x0b, 0, 0],
+        };
+        let d = depth_of(&msg).expect("16UC1");
+        assert_eq!((d.width(), d.height()), (2, 2));
+        let m32 = Image {
+            encoding: "32FC1".into(),
+            step: 8,
+            data: [1.5f32, 2.25, f32::NAN, 4.0]
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect(),
+            ..msg.clone()
+        };
+        assert!(depth_of(&m32).is_ok());
+        msg.encoding = "rgb8".into();
+        assert!(depth_of(&msg).unwrap_err().contains("16UC1"));
+        msg.encoding = "16UC1".into();
+        msg.step = 3;
+        assert!(depth_of(&msg).unwrap_err().contains("step"));
+        msg.step = 6;
+        msg.data.truncate(7);
+        assert!(depth_of(&msg).unwrap_err().contains("data bytes"));
+    }
+
+    #[test]
+    fn camera_info_gives_intrinsics_and_zero_focal_length_is_refused() {
+        let mut info = CameraInfo {
+            width: 640,
+            height: 480,
+            k: [525.0, 0.0, 319.5, 0.0, 526.0, 239.5, 0.0, 0.0, 1.0],
+            ..CameraInfo::default()
+        };
+        let k = intrinsics_of(&info).expect("valid");
+        assert_eq!((k.fx_px, k.fy_px, k.cx_px, k.cy_px), (525.0, 526.0, 319.5, 239.5));
+        info.k = [0.0; 9];
+        assert!(intrinsics_of(&info).is_err(), "an uncalibrated camera's CameraInfo");
     }
 }

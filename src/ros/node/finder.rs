@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 use super::convert::FaceOut;
 use crate::detect::BBox;
 use crate::gallery::Gallery;
+use crate::locate::FacePosition;
 use crate::ros::msgs::Time;
 
 /// The person, seen in one frame.
@@ -27,6 +28,8 @@ pub struct Sighting {
     /// Identity score, as published.
     pub score: f32,
     pub track_id: Option<u64>,
+    /// Where the face was, when the camera's intrinsics were known.
+    pub position: Option<FacePosition>,
 }
 
 /// What one published frame of a searched camera showed.
@@ -137,6 +140,7 @@ impl FindHub {
                     bbox_px: f.detection.bbox,
                     score: f.score,
                     track_id: f.track_id,
+                    position: f.position,
                 });
             // A closed receiver means that goal just finished; nothing to do.
             let _ = search.tx.send(Glance {
@@ -177,6 +181,7 @@ mod tests {
             confirmed: true,
             anonymous: false,
             frame_score: Some(score),
+            position: None,
         }
     }
 

@@ -1,5 +1,6 @@
 //! The parameters that change while the node runs (`ros2 param set`): the match threshold,
-//! `publish_annotated` and the enroll defaults and rules. The node's parameter validator and set
+//! `publish_annotated`, the enroll defaults and rules, the tracker's limits (`tracking.*` but
+//! `enabled`), `learning.enabled`, `anonymous.expire_s` and `tf.enabled`. The node's parameter validator and set
 //! action (run by ros2-client's `set_parameters` service) come here; workers and services read
 //! the current values for each frame or request. Values are checked with the same rules as at
 //! start (`config`); a restart-only parameter is refused with that reason, and a refused value
@@ -14,7 +15,9 @@ use ros2_client::ParameterValue;
 
 use super::config::{self, EnrollDefaults, NodeConfig};
 use super::declared::{self, Change};
+use crate::people::PeopleConfig;
 use crate::ros::params::{Params, ParamsError};
+use crate::track::{TrackLimits, TrackerConfig};
 
 /// The settings that may change at run time.
 #[derive(Debug, Clone)]
@@ -22,6 +25,12 @@ pub struct Live {
     pub match_threshold: f32,
     pub publish_annotated: bool,
     pub enroll: EnrollDefaults,
+    /// Applied to every camera's tracker before its next frame.
+    pub track_limits: TrackLimits,
+    /// The people rules of the next update (`anonymous.mode` stays as started).
+    pub people: PeopleConfig,
+    /// Publish face TF frames.
+    pub tf: bool,
 }
 
 impl Live {
@@ -31,6 +40,9 @@ impl Live {
             match_threshold: config.pipeline.match_threshold,
             publish_annotated: config.publish_annotated,
             enroll: config.enroll.clone(),
+            track_limits: TrackLimits::of(config.tracking.as_ref().unwrap_or(&TrackerConfig::default())),
+            people: config.people.clone(),
+            tf: config.tf,
         }
     }
 
@@ -42,6 +54,9 @@ impl Live {
             match_threshold: config::match_threshold(&one, self.match_threshold)?,
             publish_annotated: one.get_bool("publish_annotated")?.unwrap_or(self.publish_annotated),
             enroll: config::enroll_defaults(&one, &self.enroll)?,
+            track_limits: config::track_limits(&one, &self.track_limits)?,
+            people: config::people_live(&one, &self.people)?,
+            tf: one.get_bool("tf.enabled")?.unwrap_or(self.tf),
         })
     }
 }
@@ -121,6 +136,9 @@ mod tests {
                 timeout: Duration::from_secs(10),
                 policy: EnrollPolicy::default(),
             },
+            track_limits: TrackLimits::of(&TrackerConfig::default()),
+            people: PeopleConfig::default(),
+            tf: false,
         });
         s.start();
         s
@@ -142,6 +160,12 @@ mod tests {
             ("enroll.timeout_s", ParameterValue::Double(-1.0)),
             ("enroll.dominance_ratio", ParameterValue::Double(0.5)),
             ("publish_annotated", ParameterValue::Integer(1)),
+            ("tracking.confirm_hits", ParameterValue::Integer(0)),
+            ("tracking.max_miss_s", ParameterValue::Double(0.0)),
+            ("tracking.max_tracks", ParameterValue::Integer(5000)),
+            ("anonymous.expire_s", ParameterValue::Double(-3.0)),
+            ("learning.enabled", ParameterValue::String("yes".into())),
+            ("tf.enabled", ParameterValue::Double(1.0)),
         ] {
             let err = s.check(name, &bad).expect_err(name);
             assert!(err.contains(name), "{err}");
@@ -160,12 +184,38 @@ mod tests {
         assert!((now.enroll.policy.min_face_px - 80.0).abs() < 1e-6);
         assert!(now.publish_annotated);
         assert!((now.match_threshold - 0.6).abs() < 1e-6, "other settings untouched");
+
+        s.apply("tracking.confirm_hits", &ParameterValue::Integer(7))
+            .expect("applied");
+        s.apply("tracking.max_miss_s", &ParameterValue::Double(2.5))
+            .expect("applied");
+        s.apply("learning.enabled", &ParameterValue::Boolean(true))
+            .expect("applied");
+        s.apply("anonymous.expire_s", &ParameterValue::Double(60.0))
+            .expect("applied");
+        s.apply("tf.enabled", &ParameterValue::Boolean(true)).expect("applied");
+        let now = s.get();
+        assert_eq!(now.track_limits.confirm_hits, 7);
+        assert_eq!(now.track_limits.max_miss_ns, 2_500_000_000);
+        assert_eq!(now.track_limits.max_tracks, 64, "other limits untouched");
+        assert!(now.people.learning.enabled);
+        assert_eq!(now.people.anonymous_expire_ns, 60_000_000_000);
+        assert!(now.tf);
     }
 
     #[test]
     fn restart_only_parameters_are_refused_with_the_reason() {
         let s = live();
-        for name in ["workers", "detector.model", "cameras", "execution_provider"] {
+        for name in [
+            "workers",
+            "detector.model",
+            "cameras",
+            "execution_provider",
+            "tracking.enabled",
+            "anonymous.mode",
+            "hri.enabled",
+            "depth_topics",
+        ] {
             let err = s.check(name, &ParameterValue::String("x".into())).expect_err(name);
             assert!(err.contains("restart the node"), "{err}");
         }

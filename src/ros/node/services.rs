@@ -627,6 +627,8 @@ mod tests {
             configured: "image_raw".into(),
             topic: "/robot/image_raw".into(),
             kind: CameraKind::Raw,
+            camera_info: "/robot/camera_info".into(),
+            depth: None,
         }];
         Services {
             shared: Arc::new(Shared {
@@ -645,10 +647,15 @@ mod tests {
                         timeout: Duration::from_millis(50),
                         policy: EnrollPolicy::default(),
                     },
+                    track_limits: crate::track::TrackLimits::of(&crate::track::TrackerConfig::default()),
+                    people: crate::people::PeopleConfig::default(),
+                    tf: false,
                 })),
                 frame_limits: crate::frame::FrameLimits::default(),
                 trackers: trackers.into_iter().map(std::sync::Mutex::new).collect(),
                 people,
+                views: super::super::views::CameraViews::new(1),
+                hri: false,
             }),
         }
     }

@@ -8,6 +8,10 @@
 //! time), then `People::pending` / `People::update` (anonymous strangers, learning, expiry; a
 //! persisted gallery saved when it changed). Lock order everywhere: a tracker, then the gallery.
 //!
+//! Each face also gets its 3D position when the camera's intrinsics are known (`views`,
+//! `crate::locate`), and with `tf.enabled` a `face_<id>` transform; with `hri.enabled` the
+//! frame's REP-155 content is built here (`hri::HriFrame`, crops included) for the publisher.
+//!
 //! Touches the library pipeline, trackers and people rules, the shared gallery (read lock per
 //! frame, write lock for people updates) and the node's conversion functions; knows nothing of
 //! DDS.
@@ -22,17 +26,22 @@ use super::config::CameraConfig;
 use super::convert::{self, FaceOut};
 use super::enroll::{dominant_sample, EnrollHub};
 use super::finder::FindHub;
+use super::hri::{self, HriFrame, HriPerson, TrackedInput};
 use super::lifecycle::Lifecycle;
 use super::live::{Live, LiveSettings};
 use super::services::ServiceError;
 use super::slots::{Scheduler, Work};
 use super::stats::Stats;
+use super::views::CameraViews;
 use crate::embed::Embedding;
 use crate::frame::{Frame, FrameError, FrameLimits};
 use crate::gallery::Gallery;
+use crate::locate::{self, FacePosition};
 use crate::people::{AnonymousMode, People};
 use crate::pipeline::{Pipeline, Recognition};
-use crate::ros::msgs::{CompressedImage, Detection2DArray, FaceArray, Header, Image};
+use crate::ros::msgs::{
+    CompressedImage, Detection2DArray, FaceArray, Header, Image, Quaternion, Transform, TransformStamped, Vector3,
+};
 use crate::track::{TrackedFace, Tracker};
 
 /// A camera message as it arrived.
@@ -81,6 +90,10 @@ pub struct Output {
     pub detections: Detection2DArray,
     pub faces: FaceArray,
     pub annotated: Option<Image>,
+    /// `face_<id>` transforms of the located, tracked faces (`tf.enabled`).
+    pub transforms: Vec<TransformStamped>,
+    /// The frame's REP-155 content (`hri.enabled`).
+    pub hri: Option<HriFrame>,
 }
 
 /// State the workers share with the ROS side.
@@ -103,6 +116,10 @@ pub struct Shared {
     pub trackers: Vec<Mutex<Tracker>>,
     /// Strangers and learning, shared by the cameras (it holds no per-camera state).
     pub people: People,
+    /// Each camera's intrinsics and depth images, as they arrive.
+    pub views: CameraViews,
+    /// Build the REP-155 content of each tracked frame.
+    pub hri: bool,
 }
 
 impl Shared {
@@ -177,8 +194,10 @@ fn process(shared: &Shared, pipeline: &mut Pipeline, camera: usize, frame: Camer
     let start = Instant::now();
     let topic = shared.cameras.get(camera).map_or("", |c| c.topic.as_str());
     if let Some(mut tracker) = shared.tracker(camera) {
-        // The tracker names with the same threshold as the per-frame path.
+        // The tracker names with the same threshold as the per-frame path, and follows the
+        // live tracking limits.
         tracker.set_match_threshold(live.match_threshold);
+        tracker.set_limits(&live.track_limits);
         return track(
             shared,
             &live,
@@ -215,10 +234,21 @@ fn process(shared: &Shared, pipeline: &mut Pipeline, camera: usize, frame: Camer
         (recognitions, anonymous)
     };
     let pipeline_time = start.elapsed();
+    let positions = locate_faces(
+        shared,
+        camera,
+        &header,
+        &frame,
+        recognitions.iter().map(|r| &r.detection),
+    );
     let out: Vec<FaceOut<'_>> = recognitions
         .iter()
         .zip(anonymous)
-        .map(|(r, anonymous)| FaceOut::from_recognition(r, anonymous))
+        .zip(positions)
+        .map(|((r, anonymous), position)| FaceOut {
+            position,
+            ..FaceOut::from_recognition(r, anonymous)
+        })
         .collect();
     let annotated = live
         .publish_annotated
@@ -233,6 +263,8 @@ fn process(shared: &Shared, pipeline: &mut Pipeline, camera: usize, frame: Camer
         &embedded,
         &header,
         annotated,
+        &live,
+        None,
     ))
 }
 
@@ -249,6 +281,8 @@ fn output_of(
     embeddings: &[Option<&[f32]>],
     header: &Header,
     annotated: Option<Image>,
+    live: &Live,
+    hri: Option<HriFrame>,
 ) -> Output {
     if shared.finder.wants(camera) {
         let gallery = shared.gallery.read().unwrap_or_else(PoisonError::into_inner);
@@ -262,7 +296,71 @@ fn output_of(
         detections: convert::detection_array_of(faces, header),
         faces: convert::face_array_of(faces, header, topic),
         annotated,
+        transforms: if live.tf {
+            face_transforms(camera, faces, header)
+        } else {
+            Vec::new()
+        },
+        hri,
     }
+}
+
+/// Each face's position, when the camera's intrinsics are known: from the aligned depth image
+/// stamped with the frame when there is one, else monocular. A depth image or intrinsics that do
+/// not fit the frame are counted and logged once ([`CameraViews::problem`]); the face then has
+/// the monocular position, or none.
+fn locate_faces<'d>(
+    shared: &Shared,
+    camera: usize,
+    header: &Header,
+    frame: &Frame,
+    detections: impl Iterator<Item = &'d crate::detect::Detection>,
+) -> Vec<Option<FacePosition>> {
+    let (intrinsics, depth) = shared.views.geometry(camera, header.stamp.to_nanos());
+    let (w, h) = (frame.width(), frame.height());
+    let Some(intrinsics) = intrinsics.and_then(|k| match k.for_frame(w, h) {
+        Ok(k) => Some(k),
+        Err(e) => {
+            shared.views.problem(camera, &e);
+            None
+        }
+    }) else {
+        return detections.map(|_| None).collect();
+    };
+    detections
+        .map(|d| match locate::locate(d, &intrinsics, depth.as_deref(), w, h) {
+            Ok(p) => p,
+            Err(e) => {
+                shared.views.problem(camera, &e);
+                locate::locate(d, &intrinsics, None, w, h).ok().flatten()
+            }
+        })
+        .collect()
+}
+
+/// `face_<face id>` in the image's frame, for each tracked face with a position.
+fn face_transforms(camera: usize, faces: &[FaceOut<'_>], header: &Header) -> Vec<TransformStamped> {
+    faces
+        .iter()
+        .filter_map(|f| {
+            let (track, p) = (f.track_id?, f.position?);
+            let [x, y, z] = p.optical_m;
+            let [qx, qy, qz, qw] = p.optical_from_face_rotation();
+            Some(TransformStamped {
+                header: header.clone(),
+                child_frame_id: format!("face_{}", hri::face_id(camera, track)),
+                transform: Transform {
+                    translation: Vector3 { x, y, z },
+                    rotation: Quaternion {
+                        x: qx,
+                        y: qy,
+                        z: qz,
+                        w: qw,
+                    },
+                },
+            })
+        })
+        .collect()
 }
 
 fn annotate(mut rgb: image::RgbImage, recognitions: &[Recognition], header: &Header) -> Image {
@@ -314,9 +412,18 @@ fn track(
             .hub
             .offer(camera, || dominant_sample(&frame, &faces, &live.enroll.policy));
     }
-    people_update(shared, tracker, topic);
+    people_update(shared, tracker, topic, live);
     let pipeline_time = start.elapsed();
-    let out: Vec<FaceOut<'_>> = tracked.iter().map(FaceOut::from_tracked).collect();
+    let positions = locate_faces(shared, camera, &header, &frame, tracked.iter().map(|f| &f.detection));
+    let out: Vec<FaceOut<'_>> = tracked
+        .iter()
+        .zip(positions)
+        .map(|(f, position)| FaceOut {
+            position,
+            ..FaceOut::from_tracked(f)
+        })
+        .collect();
+    let hri = shared.hri.then(|| hri_frame(shared, camera, &header, &frame, &tracked));
     let annotated = live.publish_annotated.then(|| {
         let recognitions: Vec<Recognition> = tracked
             .iter()
@@ -340,22 +447,50 @@ fn track(
         &embedded,
         &header,
         annotated,
+        live,
+        hri,
     ))
+}
+
+/// The REP-155 content of a tracked frame: its confirmed tracks, with the gallery's permanent
+/// person id of the name each carries.
+fn hri_frame(shared: &Shared, camera: usize, header: &Header, frame: &Frame, tracked: &[TrackedFace]) -> HriFrame {
+    let inputs: Vec<TrackedInput<'_>> = {
+        let gallery = shared.gallery.read().unwrap_or_else(PoisonError::into_inner);
+        tracked
+            .iter()
+            .filter(|f| f.confirmed)
+            .filter_map(|f| {
+                Some(TrackedInput {
+                    track: f.track_id?,
+                    detection: &f.detection,
+                    person: gallery.person_id(&f.name).map(|person_id| HriPerson {
+                        person_id,
+                        name: (!f.anonymous).then(|| f.name.clone()),
+                    }),
+                    score: f.identity_score,
+                })
+            })
+            .collect()
+    };
+    HriFrame::build(camera, header, frame, &inputs)
 }
 
 /// After a tracked frame: strangers admitted, "last seen" refreshed, samples learned, anonymous
 /// people expired ([`People::update`]); the gallery is saved when that changed what it keeps. A
 /// failure is logged and counted; the frame's outputs are published anyway.
-fn people_update(shared: &Shared, tracker: &mut Tracker, topic: &str) {
+fn people_update(shared: &Shared, tracker: &mut Tracker, topic: &str, live: &Live) {
+    // The live rules (learning, expiry); the anonymous mode is the one the node started with.
+    let people = People::new(live.people.clone());
     let pending = {
         let gallery = shared.gallery.read().unwrap_or_else(PoisonError::into_inner);
-        shared.people.pending(tracker, &gallery)
+        people.pending(tracker, &gallery)
     };
     if !pending {
         return;
     }
     let mut gallery = shared.gallery.write().unwrap_or_else(PoisonError::into_inner);
-    match shared.people.update(tracker, &mut gallery, topic) {
+    match people.update(tracker, &mut gallery, topic) {
         Ok(update) => {
             for id in &update.admitted {
                 tracing::info!("{topic}: a stranger became anonymous person {id}");
