@@ -36,7 +36,9 @@
 #      consumer (tests/interop/hri_peer.py, reading the test hri_msgs/tf2_msgs) gets the
 #      enrolled person's tracked face with its roi, cropped/aligned images, landmarks,
 #      candidate match, latched name and face_<id> TF frame, and the face reported lost when
-#      the camera stops.
+#      the camera stops; its 3D position on ~/faces and in the TF: none while the CameraInfo
+#      is an uncalibrated one (K all zeros), monocular with the good one or a depth image of
+#      another size, and the depth image's range with an aligned 32FC1 or 16UC1 one.
 # Usage: scripts/interop_test.sh [jazzy|new ...]   (default: jazzy new)
 #        E2E_ONLY=REGEX scripts/interop_test.sh jazzy   (only the matching end-to-end checks)
 set -eo pipefail
@@ -231,8 +233,9 @@ if [[ -f src/bin/facerec_node.rs ]]; then
       done
     done
   fi
-  # Issue 11: parameters from rclpy (list/get/describe/types, refusals, a live set that
-  # changes recognition).
+  # Issue 11: parameters from rclpy (list/get/describe/types, refusals of wrong types, out-of-range
+  # and read-at-start-only values, live sets of tracking.max_tracks/confirm_hits, learning.enabled
+  # and tf.enabled, a live set that changes recognition).
   if [[ -f "$ROOT/.cache/ros-ws-${SETS[0]}/install/setup.bash" ]]; then
     e2e "params-${SETS[0]}" "${SETS[0]}" "$START_NODE
       start_node -p 'cameras:=[/camera/image_raw]'
@@ -259,11 +262,16 @@ if [[ -f src/bin/facerec_node.rs ]]; then
   # ROS4HRI (REP-155) for a ROS4HRI consumer, from rclpy: a camera with its CameraInfo shows one
   # person, who is enrolled; the tracked face's list, roi, cropped/aligned images, landmarks,
   # candidate match, the person's latched name and the face's TF frame arrive; when the camera
-  # stops, the face is reported lost (empty list, confidence-0 match).
+  # stops, the face is reported lost (empty list, confidence-0 match). Where the face is: first
+  # an uncalibrated CameraInfo (K all zeros: no position, no TF, the node carries on), then the
+  # good one (monocular), then aligned depth images: another size (monocular still), 32FC1
+  # 1.5 m and 16UC1 2000 mm (position_source 2 at that range, and the TF with it).
   if [[ -f "$ROOT/.cache/ros-ws-${SETS[0]}/install/setup.bash" ]]; then
     e2e "hri-${SETS[0]}" "${SETS[0]}" "$START_NODE
-      start_node -p 'cameras:=[/camera/image_raw]' -p hri.enabled:=true -p tf.enabled:=true
+      start_node -p 'cameras:=[/camera/image_raw]' -p hri.enabled:=true -p tf.enabled:=true \
+        -p 'depth_topics:=[/camera/depth/image_raw]'
       python tests/interop/hri_peer.py --node /facerec --camera /camera/image_raw --frame-id camera_optical \
+        --depth-topic /camera/depth/image_raw --depth-m 1.5 --depth-mm 2000 \
         --photo \$F/id01/img1.jpg --enroll id01 --timeout 60 --lost-timeout 10
       stop_node"
   fi

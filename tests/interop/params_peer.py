@@ -4,9 +4,13 @@
 Lists, gets, describes and types every parameter (expected: every parameter of
 config/facerec.yaml plus use_sim_time, with the shipped values except those given
 with --given), then:
-  - a wrong type (match_threshold as a string), an out-of-range value
-    (match_threshold 1.5) and a restart-only parameter (workers) are refused with
-    a reason, and the old values stay;
+  - a wrong type (match_threshold as a string), out-of-range values
+    (match_threshold 1.5, enroll.samples 0, tracking.max_tracks 0 and 5000) and
+    restart-only parameters (workers, tracking.enabled, anonymous.mode,
+    hri.enabled: "read at start only") are refused with a reason, and the old
+    values stay;
+  - the live tracking.max_tracks, tracking.confirm_hits, learning.enabled and
+    tf.enabled are set (successful, and get returns the new value), then set back;
   - enrolls a person from a photo, publishes another photo of them, reads the
     face's score s, sets match_threshold just above s (the face becomes
     "unknown") and just below (named again): the set takes effect on recognition.
@@ -171,7 +175,10 @@ def main():
     # Refusals, old values kept.
     for name, value, why in [("match_threshold", "high", "wrong type"), ("match_threshold", 1.5, "out of range"),
                              ("match_threshold", 1, "integer for a double"),
-                             ("workers", 2, "restart only"), ("enroll.samples", 0, "out of range")]:
+                             ("workers", 2, "restart only"), ("enroll.samples", 0, "out of range"),
+                             ("tracking.enabled", False, "restart only"), ("anonymous.mode", "in_memory", "restart only"),
+                             ("hri.enabled", True, "restart only"), ("tracking.max_tracks", 0, "out of range"),
+                             ("tracking.max_tracks", 5000, "out of range")]:
         before = peer.get([name])[0]
         r = peer.set(name, value)
         after = peer.get([name])[0]
@@ -179,7 +186,20 @@ def main():
              before=before, after=after)
         ok &= (not r.successful) and bool(r.reason) and before == after
         if why == "restart only":
-            ok &= "restart" in r.reason
+            ok &= "restart" in r.reason and "read at start only" in r.reason
+
+    # Live parameters: each set takes (get says the new value), then the old value is put back.
+    for name, value in [("tracking.max_tracks", 8), ("tracking.confirm_hits", 2), ("learning.enabled", True),
+                        ("tf.enabled", True)]:
+        before = peer.get([name])[0]
+        r = peer.set(name, value)
+        now = peer.get([name])[0]
+        back = peer.set(name, before)
+        restored = peer.get([name])[0]
+        emit("param_set_applied", name=name, value=value, successful=r.successful, reason=r.reason, before=before,
+             now=now, restored=restored, restore_successful=back.successful)
+        ok &= (r.successful and now == value and type(now) is type(value) and before != value
+               and back.successful and restored == before)
 
     # A live set that changes recognition: enroll, probe, threshold just above / below the score.
     req = Enroll.Request()

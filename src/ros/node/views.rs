@@ -13,11 +13,15 @@ use crate::locate::{DepthMap, Intrinsics, LocateError};
 /// A depth image is used for a colour frame when their stamps are at most this far apart.
 pub const DEPTH_MAX_SKEW_NS: i64 = 100_000_000;
 
+/// Depth images kept per camera, newest last: a colour frame processed late (a busy worker)
+/// still finds the depth image stamped with it.
+const DEPTH_KEPT: usize = 8;
+
 #[derive(Default)]
 struct View {
     intrinsics: Option<Intrinsics>,
-    /// The latest depth image and its header stamp.
-    depth: Option<(i64, Arc<DepthMap>)>,
+    /// The latest depth images with their header stamps, oldest first.
+    depth: std::collections::VecDeque<(i64, Arc<DepthMap>)>,
     /// Refused CameraInfo / depth messages, and whether each kind was logged already.
     refused_info: u64,
     refused_depth: u64,
@@ -72,7 +76,12 @@ impl CameraViews {
     pub fn set_depth(&self, camera: usize, topic: &str, stamp_ns: i64, depth: Result<DepthMap, String>) {
         let Some(mut v) = self.view(camera) else { return };
         match depth {
-            Ok(d) => v.depth = Some((stamp_ns, Arc::new(d))),
+            Ok(d) => {
+                if v.depth.len() >= DEPTH_KEPT {
+                    v.depth.pop_front();
+                }
+                v.depth.push_back((stamp_ns, Arc::new(d)));
+            }
             Err(why) => {
                 v.refused_depth += 1;
                 if !std::mem::replace(&mut v.warned_depth, true) {
@@ -84,15 +93,16 @@ impl CameraViews {
         }
     }
 
-    /// The intrinsics of `camera` and, when one was stamped within [`DEPTH_MAX_SKEW_NS`] of
-    /// `stamp_ns`, its depth image.
+    /// The intrinsics of `camera` and the depth image stamped closest to `stamp_ns`, when one is
+    /// within [`DEPTH_MAX_SKEW_NS`].
     pub fn geometry(&self, camera: usize, stamp_ns: i64) -> (Option<Intrinsics>, Option<Arc<DepthMap>>) {
         let Some(v) = self.view(camera) else {
             return (None, None);
         };
         let depth = v
             .depth
-            .as_ref()
+            .iter()
+            .min_by_key(|(at, _)| at.abs_diff(stamp_ns))
             .filter(|(at, _)| at.abs_diff(stamp_ns) <= DEPTH_MAX_SKEW_NS.unsigned_abs())
             .map(|(_, d)| Arc::clone(d));
         (v.intrinsics, depth)
@@ -150,5 +160,14 @@ mod tests {
         assert_eq!(views.geometry(0, 1_050_000_000).1.as_deref(), Some(&depth));
         assert!(views.geometry(0, 1_200_000_001).1.is_none());
         assert!(views.geometry(0, 800_000_000).1.is_none());
+        // A frame processed late finds the depth image of its own time among newer ones; the
+        // oldest are forgotten.
+        for i in 1..=8_i64 {
+            let later = DepthMap::new(1, 1, vec![i as f32]).unwrap();
+            views.set_depth(0, "/c/depth", 1_000_000_000 + i * 33_000_000, Ok(later));
+        }
+        let found = views.geometry(0, 1_000_000_000 + 2 * 33_000_000 + 1).1.unwrap();
+        assert_eq!(*found, DepthMap::new(1, 1, vec![2.0]).unwrap());
+        assert_ne!(views.geometry(0, 990_000_000).1.as_deref(), Some(&depth), "forgotten");
     }
 }
