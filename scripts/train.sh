@@ -6,7 +6,7 @@
 # Rust CLI with the model. Stopped at any moment, run it again with RESUME=1 to continue.
 #
 #   bash scripts/train.sh                       # celeba-299 for training, cfp-dev for validation
-#   EPOCHS1=2 EPOCHS2=2 LOSS=triplet MINING=hard bash scripts/train.sh
+#   EPOCHS1=2 EPOCHS2=2 LOSS=contrastive INPUT=112 bash scripts/train.sh
 #
 # Settings (environment): TRAIN_DATA, VAL_DATA (folder-per-identity datasets), OUT (default
 # training/runs/celeba), EPOCHS1, EPOCHS2, BATCH, P, K, INPUT (network input side), LOSS
@@ -19,8 +19,11 @@ SHARED="$(cd "$ROOT/.." && pwd)/shared"
 TRAIN_DATA="${TRAIN_DATA:-$SHARED/datasets/celeba-299}"
 VAL_DATA="${VAL_DATA:-$SHARED/datasets/cfp-dev}"
 OUT="${OUT:-$ROOT/training/runs/celeba}"
-EPOCHS1="${EPOCHS1:-3}"; EPOCHS2="${EPOCHS2:-3}"; BATCH="${BATCH:-64}"; P="${P:-16}"; K="${K:-4}"
-INPUT="${INPUT:-112}"; LOSS="${LOSS:-contrastive}"; MINING="${MINING:-semihard}"; MARGIN="${MARGIN:-}"
+# Defaults: the run measured in docs/ACCURACY.md ("facerec's own 64-d embedder"): about 30 min
+# on 2 CPU cores. Stage 2 uses the triplet loss with semi-hard mining: on the held-out pairs it
+# beat the contrastive loss (0.82 against 0.77 pair accuracy, LFW DevTest 81.7 against 75.6 %).
+EPOCHS1="${EPOCHS1:-15}"; EPOCHS2="${EPOCHS2:-10}"; BATCH="${BATCH:-64}"; P="${P:-16}"; K="${K:-4}"
+INPUT="${INPUT:-64}"; LOSS="${LOSS:-triplet}"; MINING="${MINING:-semihard}"; MARGIN="${MARGIN:-}"
 MAX_STEPS="${MAX_STEPS:-0}"; VAL_PER_ID="${VAL_PER_ID:-4}"; THREADS="${THREADS:-2}"; RESUME="${RESUME:-0}"
 for d in "$TRAIN_DATA" "$VAL_DATA"; do
   [[ -d "$d" ]] || { echo "train.sh: dataset folder $d not found (set TRAIN_DATA / VAL_DATA)" >&2; exit 1; }
