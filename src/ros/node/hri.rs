@@ -185,12 +185,9 @@ pub fn cropped(rgb: &RgbImage, d: &Detection) -> RgbImage {
     out
 }
 
-/// Reliable, volatile: how libhri reads face topics.
+/// Reliable, volatile (the node's output QoS): how libhri reads face topics.
 fn faces_qos(depth: usize) -> QosProfile {
-    QosProfile::publisher_default()
-        .reliability_reliable(WhenFull::DEFAULT)
-        .durability(Durability::Volatile)
-        .history(History::KeepLast { depth })
+    super::output_qos(depth)
 }
 
 /// Reliable, transient-local, the last value: person topics, latched as REP-155 asks.
