@@ -248,14 +248,17 @@ impl Detector {
     }
 
     /// Detects the faces of one frame, sorted by score (best first): one pass, and a second in a
-    /// border when a face is close or cut by the frame's edge (`DetectorConfig::border_pad`).
+    /// border when a face is close or cut by the frame's edge (`DetectorConfig::border_pad`), or,
+    /// for kinds that lose close-ups entirely ([`DetectorKind::retries_empty_frames`]), when the
+    /// first pass found no face at all.
     pub fn detect(&mut self, frame: &Frame) -> Result<(Vec<Detection>, DetectTimings), DetectError> {
         let mut timings = DetectTimings::default();
         let faces = self.detect_pass(frame, 0.0, &mut timings)?;
         let (w, h) = (frame.width() as f32, frame.height() as f32);
         let fraction = self.config.close_face_fraction;
         let close = move |d: &Detection| is_close_or_cut(d, w, h, fraction);
-        if self.config.border_pad <= 0.0 || !faces.iter().any(close) {
+        let retry_empty = faces.is_empty() && self.config.kind.retries_empty_frames();
+        if self.config.border_pad <= 0.0 || !(retry_empty || faces.iter().any(close)) {
             return Ok((faces, timings));
         }
         let bordered = self.detect_pass(frame, self.config.border_pad, &mut timings)?;
@@ -321,6 +324,15 @@ impl DetectorKind {
     }
 
     /// How the model wants its input tensor filled from 0..255 pixels.
+    /// Whether a frame in which the plain pass finds no face is detected again inside the
+    /// border (`DetectorConfig::border_pad`). SCRFD: its fixed 640x640 input enlarges a tight
+    /// close-up until it scores the face below even the retry score, so the first pass finds
+    /// nothing and the close-face rule never fires (docs/ACCURACY.md). The others find such
+    /// faces in the first pass; for them an empty frame (most of a robot's frames) costs one pass.
+    pub fn retries_empty_frames(self) -> bool {
+        matches!(self, DetectorKind::Scrfd)
+    }
+
     pub fn input_norm(self) -> InputNorm {
         match self {
             DetectorKind::Retinaface => InputNorm {
