@@ -129,6 +129,15 @@ impl TrackLimits {
             reembed_every: config.reembed_every,
         }
     }
+
+    /// Writes these limits into `config`, leaving its other settings.
+    pub fn apply_to(&self, config: &mut TrackerConfig) {
+        config.confirm_hits = self.confirm_hits;
+        config.max_miss_ns = self.max_miss_ns;
+        config.reid_window_ns = self.reid_window_ns;
+        config.max_tracks = self.max_tracks;
+        config.reembed_every = self.reembed_every;
+    }
 }
 
 impl Default for TrackerConfig {
@@ -498,12 +507,7 @@ impl Tracker {
     /// the tentative tracks that already have the hits at their next frame, the time limits
     /// judge every track from then on.
     pub fn set_limits(&mut self, limits: &TrackLimits) {
-        let c = &mut self.config;
-        c.confirm_hits = limits.confirm_hits;
-        c.max_miss_ns = limits.max_miss_ns;
-        c.reid_window_ns = limits.reid_window_ns;
-        c.max_tracks = limits.max_tracks;
-        c.reembed_every = limits.reembed_every;
+        limits.apply_to(&mut self.config);
     }
 
     /// The settings [`Tracker::set_limits`] changes, as they are now.

@@ -727,10 +727,10 @@ impl OutputPublishers {
     ) -> Node {
         let stats = &shared.stats;
         loop {
-            let quiet = Duration::from_nanos(u64::try_from(shared.live.get().track_limits.max_miss_ns).unwrap_or(0));
             let next = runtime.block_on(async { tokio::time::timeout(HRI_EXPIRY_CHECK, rx.recv()).await });
             if let Some(hri) = self.hri.as_mut() {
-                hri.expire(quiet);
+                let quiet_ns = shared.live.get().track_limits.max_miss_ns;
+                hri.expire(Duration::from_nanos(u64::try_from(quiet_ns).unwrap_or(0)));
             }
             let out = match next {
                 Ok(Some(out)) => out,

@@ -318,17 +318,11 @@ fn people_settings(
     params: &Params,
     match_threshold: f32,
 ) -> Result<(Option<TrackerConfig>, PeopleConfig), ParamsError> {
-    let d = TrackerConfig::default();
-    let limits = track_limits(params, &TrackLimits::of(&d))?;
-    let tracker = TrackerConfig {
-        confirm_hits: limits.confirm_hits,
-        max_miss_ns: limits.max_miss_ns,
-        reid_window_ns: limits.reid_window_ns,
-        max_tracks: limits.max_tracks,
-        reembed_every: limits.reembed_every,
+    let mut tracker = TrackerConfig {
         match_threshold,
-        ..d
+        ..TrackerConfig::default()
     };
+    track_limits(params, &TrackLimits::of(&tracker))?.apply_to(&mut tracker);
     let tracking = params.get_bool("tracking.enabled")?.unwrap_or(true).then_some(tracker);
     let p = PeopleConfig::default();
     let anonymous = match params.get_str("anonymous.mode")? {
