@@ -38,7 +38,11 @@
 #      candidate match, latched name and face_<id> TF frame, and the face reported lost when
 #      the camera stops; its 3D position on ~/faces and in the TF: none while the CameraInfo
 #      is an uncalibrated one (K all zeros), monocular with the good one or a depth image of
-#      another size, and the depth image's range with an aligned 32FC1 or 16UC1 one.
+#      another size, and the depth image's range with an aligned 32FC1 or 16UC1 one;
+#   9. type hashes (issue 11): src/ros/type_hashes.txt is what the installed type descriptions
+#      say (scripts/gen_type_hashes.py --check, each wheel set), and every topic, subscription
+#      and service endpoint of the running node announces the same RIHS01 hash as rclpy's own
+#      endpoint of that type (tests/interop/type_hash_peer.py), so `ros2 topic info -v` shows it.
 # Usage: scripts/interop_test.sh [jazzy|new ...]   (default: jazzy new)
 #        E2E_ONLY=REGEX scripts/interop_test.sh jazzy   (only the matching end-to-end checks)
 set -eo pipefail
@@ -134,6 +138,11 @@ for set in "${SETS[@]}"; do
   [[ $status == 0 ]] || grep -v '^ok ' "$ROOT/.cache/cdr-rclpy-$set.log" | tail -20
   result "CDR fixtures read and written by real rclpy/rmw_fastrtps ($set)" "$status"
 
+  status=0
+  python3 scripts/gen_type_hashes.py --check --share "$ROOT/.venv-ros-$set/share" \
+    $(for d in "$ROOT/.cache/ros-ws-$set"/install/*/share; do echo --share "$d"; done) || status=$?
+  result "type hash table matches the installed type descriptions ($set)" "$status"
+
   if [[ $set == jazzy ]]; then
     status=0
     in_ros "$set" unshare -n sh -c 'ip link set lo up && exec python tests/interop/make_args_fixtures.py --check' \
@@ -156,7 +165,7 @@ e2e() {
   mkdir -p "$ROOT/.cache/e2e"
   in_ros "$set" env NODE_BIN="$NODE_BIN" F="$F" LOGS="$ROOT/.cache/e2e/$name" \
     timeout 240 unshare -n bash -c "ip link set lo up && set -e && $script" >"$ROOT/.cache/e2e/$name.log" 2>&1 || status=$?
-  grep -hE '"event": "(graph|enroll|expect|latency|list_people|forget|forbid|restart|summary|gallery|frames|params_[a-z]+|param_set_[a-z]+|installed|action_servers|reject_[a-z_]+|enroll_[a-z]+|find_[a-z_]+|lifecycle_[a-z_]+|hri_[a-z_]+|done)"' "$ROOT/.cache/e2e/$name.log" | cut -c1-220 || true
+  grep -hE '"event": "(graph|enroll|expect|latency|list_people|forget|forbid|restart|summary|gallery|frames|params_[a-z]+|param_set_[a-z]+|installed|action_servers|reject_[a-z_]+|enroll_[a-z]+|find_[a-z_]+|lifecycle_[a-z_]+|hri_[a-z_]+|type_hash_[a-z]+|done)"' "$ROOT/.cache/e2e/$name.log" | cut -c1-220 || true
   grep -h "first frame" "$ROOT/.cache/e2e/$name.node.log" 2>/dev/null | sed 's/^.*INFO /  node: /' | head -2 || true
   [[ $status == 0 ]] || { echo "--- $name log tail:"; tail -15 "$ROOT/.cache/e2e/$name.log";
                           echo "--- node log tail:"; tail -15 "$ROOT/.cache/e2e/$name.node.log" 2>/dev/null || true; }
@@ -257,6 +266,14 @@ if [[ -f src/bin/facerec_node.rs ]]; then
         --timeout 60
       python tests/interop/lifecycle_peer.py --node /facerec --camera /camera/image_raw --photo \$F/id01/img1.jpg \
         --timeout 60
+      stop_node"
+  fi
+  # Issue 11: every endpoint of the node (topics, subscriptions, services, actions, parameter
+  # services, rosout) announces its type's RIHS01 hash, the same as rclpy's endpoint of that type.
+  if [[ -f "$ROOT/.cache/ros-ws-${SETS[0]}/install/setup.bash" ]]; then
+    e2e "type-hash-${SETS[0]}" "${SETS[0]}" "$START_NODE
+      start_node -p 'cameras:=[/camera/image_raw]' -p hri.enabled:=true -p tf.enabled:=true
+      python tests/interop/type_hash_peer.py --node /facerec --min-topics 8 --timeout 60
       stop_node"
   fi
   # ROS4HRI (REP-155) for a ROS4HRI consumer, from rclpy: a camera with its CameraInfo shows one

@@ -92,6 +92,19 @@ impl ContextOptions {
   }
 }
 
+/// `pkg/kind/Type` -> `pkg::kind::dds_::Type_`, the DDS type name rmw uses.
+fn dds_type_name(ros_name: &str) -> Option<String> {
+  let mut parts = ros_name.split('/');
+  match (parts.next(), parts.next(), parts.next(), parts.next()) {
+    (Some(package), Some(kind), Some(type_name), None)
+      if !package.is_empty() && !kind.is_empty() && !type_name.is_empty() =>
+    {
+      Some(format!("{package}::{kind}::dds_::{type_name}_"))
+    }
+    _ => None,
+  }
+}
+
 impl Default for ContextOptions {
   fn default() -> Self {
     Self::new()
@@ -238,6 +251,50 @@ impl Context {
     Ok(topic)
   }
 
+  /// Registers the RIHS01 type hashes (ROS 2 Iron and later) that endpoints
+  /// created from now on announce, keyed by ROS type name (`pkg/msg/Type`,
+  /// `pkg/srv/Type_Request`, `pkg/action/Type_FeedbackMessage`, ...), each
+  /// value `RIHS01_<64 hex digits>`. Discovery then carries
+  /// `typehash=<value>;` in the endpoint's USER_DATA, as rmw_fastrtps and
+  /// rmw_cyclonedds do, so `ros2 topic info -v` shows the hash instead of
+  /// INVALID. Types without an entry announce no hash, as before. Peers
+  /// older than Iron ignore it.
+  pub fn set_type_hashes<I, K, V>(&self, hashes: I)
+  where
+    I: IntoIterator<Item = (K, V)>,
+    K: AsRef<str>,
+    V: Into<String>,
+  {
+    let by_dds_name = hashes
+      .into_iter()
+      .filter_map(|(ros_name, hash)| {
+        let dds_name = dds_type_name(ros_name.as_ref());
+        if dds_name.is_none() {
+          warn!("set_type_hashes: '{}' is not pkg/kind/Type", ros_name.as_ref());
+        }
+        dds_name.map(|dds_name| (dds_name, hash.into()))
+      })
+      .collect();
+    self.inner.lock().unwrap().type_hashes = by_dds_name;
+  }
+
+  /// The DDS QoS for a new endpoint on `topic`: `qos` plus the type hash of
+  /// the topic's type in USER_DATA when one is registered.
+  fn endpoint_qos(&self, topic: &Topic, qos: Option<QosProfile>) -> Option<QosPolicies> {
+    let dds_qos = qos.map(QosPolicies::from);
+    let type_name = topic.get_type().name().to_string();
+    match self.inner.lock().unwrap().type_hashes.get(&type_name) {
+      None => dds_qos,
+      Some(hash) => Some(
+        dds_qos
+          .unwrap_or_else(QosPolicies::qos_none)
+          .with_user_data(policy::UserData {
+            value: format!("typehash={hash};").into_bytes(),
+          }),
+      ),
+    }
+  }
+
   pub(crate) fn create_publisher<M>(
     &self,
     topic: &Topic,
@@ -246,7 +303,7 @@ impl Context {
   where
     M: Serialize,
   {
-    let dds_qos = qos.map(QosPolicies::from);
+    let dds_qos = self.endpoint_qos(topic, qos);
     let datawriter = self
       .get_ros_default_publisher()
       .create_datawriter_no_key(topic, dds_qos)?;
@@ -262,7 +319,7 @@ impl Context {
   where
     M: 'static,
   {
-    let dds_qos = qos.map(QosPolicies::from);
+    let dds_qos = self.endpoint_qos(topic, qos);
     let datareader = self
       .get_ros_default_subscriber()
       .create_simple_datareader_no_key(topic, dds_qos)?;
@@ -277,7 +334,7 @@ impl Context {
   where
     SA: SerializerAdapter<M>,
   {
-    let dds_qos = qos.map(QosPolicies::from);
+    let dds_qos = self.endpoint_qos(topic, qos);
     Ok(
       self
         .get_ros_default_publisher()
@@ -294,7 +351,7 @@ impl Context {
     M: 'static,
     DA: 'static + DeserializerAdapter<M>,
   {
-    let dds_qos = qos.map(QosPolicies::from);
+    let dds_qos = self.endpoint_qos(topic, qos);
     Ok(
       self
         .get_ros_default_subscriber()
@@ -341,6 +398,10 @@ struct ContextInner {
 
   ros_parameter_events_topic: Topic,
   ros_rosout_topic: Topic,
+
+  // RIHS01 type hashes by DDS type name (`pkg::msg::dds_::Type_`), announced in
+  // each endpoint's USER_DATA as `typehash=<hash>;` (what rmw does since Iron).
+  type_hashes: HashMap<String, String>,
 }
 
 impl ContextInner {
@@ -388,6 +449,7 @@ impl ContextInner {
       ros_default_subscriber,
       ros_parameter_events_topic,
       ros_rosout_topic,
+      type_hashes: HashMap::new(),
     })
   }
 

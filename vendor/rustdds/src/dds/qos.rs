@@ -210,6 +210,8 @@ impl QosPolicyBuilder {
       // (drop glue) which is incompatible with `const fn`, and the built-in QoS
       // policies never need it. Set it via `QosPolicies::with_data_representation`.
       data_representation: None,
+      // USER_DATA holds a `Vec` too: set it via `QosPolicies::with_user_data`.
+      user_data: None,
       #[cfg(feature = "security")]
       property: None,
     }
@@ -235,6 +237,7 @@ pub struct QosPolicies {
   pub(crate) resource_limits: Option<policy::ResourceLimits>,
   pub(crate) lifespan: Option<policy::Lifespan>,
   pub(crate) data_representation: Option<policy::DataRepresentation>,
+  pub(crate) user_data: Option<policy::UserData>,
   #[cfg(feature = "security")]
   pub(crate) property: Option<policy::Property>,
 }
@@ -333,6 +336,20 @@ impl QosPolicies {
     self
   }
 
+  pub fn user_data(&self) -> Option<policy::UserData> {
+    self.user_data.clone()
+  }
+
+  /// Set the USER_DATA QoS policy (DDS v1.4 Section 2.2.3.1): opaque octets
+  /// that discovery announces with the endpoint (`PID_USER_DATA`). ROS 2
+  /// puts `typehash=RIHS01_<hex>;` there. Not part of [`QosPolicyBuilder`]
+  /// for the same reason as [`Self::with_data_representation`].
+  #[must_use]
+  pub fn with_user_data(mut self, user_data: policy::UserData) -> Self {
+    self.user_data = Some(user_data);
+    self
+  }
+
   #[cfg(feature = "security")]
   pub fn property(&self) -> Option<policy::Property> {
     self.property.clone()
@@ -362,6 +379,7 @@ impl QosPolicies {
         .data_representation
         .clone()
         .or(self.data_representation.clone()),
+      user_data: other.user_data.clone().or(self.user_data.clone()),
       #[cfg(feature = "security")]
       property: other.property.clone().or(self.property.clone()),
     }
@@ -566,6 +584,7 @@ impl QosPolicies {
       resource_limits,
       lifespan,
       data_representation,
+      user_data,
       #[cfg(feature = "security")]
         property: _, // TODO: properties to parameter list?
     } = self;
@@ -652,6 +671,7 @@ impl QosPolicies {
       data_representation,
       policy::DataRepresentation
     );
+    emit_option!(PID_USER_DATA, user_data, policy::UserData);
 
     Ok(pl)
   }
@@ -718,6 +738,7 @@ impl QosPolicies {
     let lifespan: Option<policy::Lifespan> = get_option!(PID_LIFESPAN);
     let data_representation: Option<policy::DataRepresentation> =
       get_option!(PID_DATA_REPRESENTATION);
+    let user_data: Option<policy::UserData> = get_option!(PID_USER_DATA);
 
     #[cfg(feature = "security")]
     let property: Option<policy::Property> = None; // TODO: Should also properties be read?
@@ -738,6 +759,7 @@ impl QosPolicies {
       resource_limits,
       lifespan,
       data_representation,
+      user_data,
       #[cfg(feature = "security")]
       property,
     })
@@ -946,6 +968,14 @@ pub mod policy {
   ///
   /// On the wire this is `PID_DATA_REPRESENTATION` (0x0073), a CDR
   /// `sequence<int16>`.
+  /// DDS USER_DATA (DDS v1.4 Section 2.2.3.1): octets the application attaches
+  /// to an endpoint, announced by discovery. On the wire this is
+  /// `PID_USER_DATA` (0x002c), a CDR `sequence<octet>`.
+  #[derive(Clone, Debug, PartialEq, Eq, Hash, Readable, Writable, Serialize, Deserialize)]
+  pub struct UserData {
+    pub value: Vec<u8>,
+  }
+
   #[derive(Clone, Debug, PartialEq, Eq, Hash, Readable, Writable, Serialize, Deserialize)]
   pub struct DataRepresentation {
     pub value: Vec<DataRepresentationId>,

@@ -13,6 +13,7 @@ use crate::{
     adapters::with_key::SerializerAdapter,
     participant::DomainParticipant,
     qos::{
+      policy,
       policy::{
         DataRepresentation, Deadline, DestinationOrder, Durability, History, LatencyBudget,
         Lifespan, Liveliness, Ownership, Presentation, Reliability, ResourceLimits,
@@ -287,6 +288,7 @@ impl SubscriptionBuiltinTopicData {
       resource_limits: None, // nor Resource Limits, see Figure 8.30 in RTPS spec 2.5
       lifespan: self.lifespan,
       data_representation: self.data_representation.clone(),
+      user_data: None, // carried in Discovered{Reader,Writer}Data::user_data
 
       #[cfg(feature = "security")]
       property: None, // TODO: no property QoS?
@@ -418,11 +420,14 @@ impl PlCdrDeserialize for DiscoveredReaderData {
 
     let qos = QosPolicies::from_parameter_list(ctx, &pl_map)?;
 
-    let user_data = pl_map
-      .get(&ParameterId::PID_USER_DATA)
-      .and_then(|v| v.first())
-      .map(|p| p.value.clone())
-      .unwrap_or_default();
+    let user_data = get_option_from_pl_map::<_, policy::UserData>(
+      &pl_map,
+      ctx,
+      ParameterId::PID_USER_DATA,
+      "user data",
+    )?
+    .map(|user_data| user_data.value)
+    .unwrap_or_default();
 
     Ok(DiscoveredReaderData {
       reader_proxy: ReaderProxy::new(
@@ -498,7 +503,7 @@ impl ParameterListable for DiscoveredReaderData {
           security_info,
         },
       content_filter,
-      user_data: _,
+      user_data,
     } = self;
 
     let mut pl = ParameterList::new();
@@ -572,6 +577,15 @@ impl ParameterListable for DiscoveredReaderData {
       content_filter,
       ContentFilterProperty
     );
+    if !user_data.is_empty() {
+      emit!(
+        PID_USER_DATA,
+        &policy::UserData {
+          value: user_data.clone()
+        },
+        policy::UserData
+      );
+    }
 
     #[cfg(feature = "security")]
     emit_option!(
@@ -736,6 +750,7 @@ impl PublicationBuiltinTopicData {
       resource_limits: None, // nor Resource Limits, see Figure 8.30 in RTPS spec 2.5
       lifespan: self.lifespan,
       data_representation: self.data_representation.clone(),
+      user_data: None, // carried in DiscoveredWriterData::user_data
       #[cfg(feature = "security")]
       property: None, // TODO: no property Qos?
     }
@@ -810,7 +825,11 @@ impl DiscoveredWriterData {
       last_updated: Instant::now(),
       writer_proxy,
       publication_topic_data,
-      user_data: Vec::new(),
+      user_data: writer
+        .qos()
+        .user_data()
+        .map(|user_data| user_data.value)
+        .unwrap_or_default(),
     }
   }
 }
@@ -877,11 +896,14 @@ impl PlCdrDeserialize for DiscoveredWriterData {
 
     let qos = QosPolicies::from_parameter_list(ctx, &pl_map)?;
 
-    let user_data = pl_map
-      .get(&ParameterId::PID_USER_DATA)
-      .and_then(|v| v.first())
-      .map(|p| p.value.clone())
-      .unwrap_or_default();
+    let user_data = get_option_from_pl_map::<_, policy::UserData>(
+      &pl_map,
+      ctx,
+      ParameterId::PID_USER_DATA,
+      "user data",
+    )?
+    .map(|user_data| user_data.value)
+    .unwrap_or_default();
 
     Ok(DiscoveredWriterData {
       last_updated: Instant::now(),
@@ -956,7 +978,7 @@ impl ParameterListable for DiscoveredWriterData {
           #[cfg(feature = "security")]
           security_info,
         },
-      user_data: _,
+      user_data,
     } = self;
 
     let mut pl = ParameterList::new();
@@ -1023,6 +1045,15 @@ impl ParameterListable for DiscoveredWriterData {
         PID_TOPIC_ALIASES,
         &topic_alias.clone().into(),
         StringWithNul
+      );
+    }
+    if !user_data.is_empty() {
+      emit!(
+        PID_USER_DATA,
+        &policy::UserData {
+          value: user_data.clone()
+        },
+        policy::UserData
       );
     }
 
@@ -1097,6 +1128,7 @@ impl HasQoSPolicy for TopicBuiltinTopicData {
       resource_limits: self.resource_limits,
       lifespan: self.lifespan,
       data_representation: None, // Topic-level DATA_REPRESENTATION not tracked
+      user_data: None,
       #[cfg(feature = "security")]
       property: None, // TODO: no property Qos?
     }
@@ -1390,7 +1422,8 @@ mod tests {
       reader_proxy,
       subscription_topic_data: sub_topic_data,
       content_filter: Some(content_filter),
-      user_data: Vec::new(),
+      // odd length: the parameter is padded on the wire, the octets are not
+      user_data: b"typehash=RIHS01_0123;".to_vec(),
     };
 
     // serialize
