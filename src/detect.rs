@@ -77,6 +77,11 @@ pub struct Detection {
 pub enum DetectorKind {
     /// RetinaFace MobileNet-0.25 (any input size).
     Retinaface,
+    /// RetinaFace MobileNetV2 (any input size; PyPI `retinaface` 1.1.1, MIT, converted with
+    /// tf2onnx by `scripts/convert_retinaface_mnv2.py`): the same heads and decoder as
+    /// [`Self::Retinaface`], a larger backbone, RGB input.
+    #[serde(rename = "retinaface_mnv2")]
+    RetinafaceMnv2,
     /// YuNet 2023mar (fixed 640x640 input).
     Yunet,
     /// SCRFD-2.5G with keypoints (InsightFace; fixed 640x640 input). Research-only weights,
@@ -120,6 +125,7 @@ impl DetectorConfig {
     pub fn for_kind(kind: DetectorKind) -> Self {
         let model = match kind {
             DetectorKind::Retinaface => "retinaface_mnet025.onnx",
+            DetectorKind::RetinafaceMnv2 => "retinaface_mnv2.onnx",
             DetectorKind::Yunet => "yunet_2023mar.onnx",
             DetectorKind::Scrfd => "research/scrfd_2.5g_kps.onnx",
         };
@@ -137,7 +143,7 @@ impl DetectorConfig {
             // SCRFD's fixed input enlarges small photos as YuNet's does; it takes YuNet's value
             // (measured beside it in docs/ACCURACY.md).
             border_pad: match kind {
-                DetectorKind::Retinaface => 0.0,
+                DetectorKind::Retinaface | DetectorKind::RetinafaceMnv2 => 0.0,
                 DetectorKind::Yunet | DetectorKind::Scrfd => 0.25,
             },
             close_face_fraction: 0.5,
@@ -158,7 +164,7 @@ impl DetectorConfig {
                 let scale = (f64::from(s) / canvas_w).min(f64::from(s) / canvas_h);
                 (s, s, scale)
             }
-            DetectorKind::Retinaface => {
+            DetectorKind::Retinaface | DetectorKind::RetinafaceMnv2 => {
                 let scale = (f64::from(s) / canvas_w.max(canvas_h)).min(f64::from(self.max_upscale.max(0.01)));
                 let round_up = |v: f64| ((v * scale).round().max(1.0) as u32).div_ceil(32) * 32;
                 (round_up(canvas_w), round_up(canvas_h), scale)
@@ -292,7 +298,7 @@ impl Detector {
         let t2 = Instant::now();
         let frame_from_input = placement.frame_from_input(frame.width(), frame.height());
         let mut candidates = match self.config.kind {
-            DetectorKind::Retinaface => retinaface::decode(
+            DetectorKind::Retinaface | DetectorKind::RetinafaceMnv2 => retinaface::decode(
                 &outputs,
                 &mut self.priors,
                 in_w,
@@ -312,11 +318,12 @@ impl Detector {
 }
 
 impl DetectorKind {
-    /// The kind named `name` (`retinaface`, `yunet`, `scrfd`; any case), as in configuration
+    /// The kind named `name` (`retinaface`, `retinaface_mnv2`, `yunet`, `scrfd`; any case), as in configuration
     /// files and ROS parameters.
     pub fn from_name(name: &str) -> Option<Self> {
         match name.to_ascii_lowercase().as_str() {
             "retinaface" => Some(Self::Retinaface),
+            "retinaface_mnv2" => Some(Self::RetinafaceMnv2),
             "yunet" => Some(Self::Yunet),
             "scrfd" => Some(Self::Scrfd),
             _ => None,
@@ -338,6 +345,12 @@ impl DetectorKind {
             DetectorKind::Retinaface => InputNorm {
                 rgb: false,
                 mean: [123.0, 117.0, 104.0],
+                scale: 1.0,
+            },
+            // x / 127.5 - 1 happens inside the model (MobileNetV2 preprocessing).
+            DetectorKind::RetinafaceMnv2 => InputNorm {
+                rgb: true,
+                mean: [0.0; 3],
                 scale: 1.0,
             },
             DetectorKind::Yunet => InputNorm {

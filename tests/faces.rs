@@ -226,3 +226,42 @@ fn a_face_that_fills_the_frame_gets_the_bordered_pass_and_sound_landmarks() {
         sum_plain / report.len() as f32
     );
 }
+
+/// The permissive MobileNetV2 RetinaFace (models/retinaface_mnv2.onnx, converted from TensorFlow)
+/// through the same decoder: it finds both faces of the couple and, on every identity photo, the
+/// main face with landmarks where MobileNet-0.25 puts them (a wrong input normalisation or colour
+/// order shows as missed faces or displaced points).
+#[test]
+fn retinaface_mnv2_agrees_with_mobilenet025_on_real_faces() {
+    let mut reference = pipeline();
+    let config = reference
+        .config()
+        .clone()
+        .with_detector(facerec::detect::DetectorKind::RetinafaceMnv2);
+    let mut mnv2 = Pipeline::new(config).expect("pipeline with retinaface_mnv2.onnx");
+
+    let couple = Frame::open(&fixture("group/couple.jpg")).expect("decodes");
+    let faces = mnv2.detect(&couple).expect("runs").faces;
+    assert_eq!(faces.len(), 2, "{faces:?}");
+
+    let list = std::fs::read_to_string(fixture("by_identity/identities.csv")).expect("fixture list");
+    let mut errors = Vec::new();
+    for rel in list.lines().skip(1).filter_map(|l| l.split(',').nth(1)) {
+        let photo = Frame::open(&fixture(rel)).expect("fixture decodes");
+        let largest = |faces: Vec<facerec::detect::Detection>| {
+            faces.into_iter().max_by(|a, b| a.bbox.area().total_cmp(&b.bbox.area()))
+        };
+        let truth = largest(reference.detect(&photo).expect("runs").faces)
+            .unwrap_or_else(|| panic!("{rel}: MobileNet-0.25 finds no face"));
+        let found = largest(mnv2.detect(&photo).expect("runs").faces)
+            .unwrap_or_else(|| panic!("{rel}: MobileNetV2 finds no face"));
+        let err = landmark_error(&found, &truth.landmarks);
+        errors.push(format!("{rel}: {err:.3} (score {:.3})", found.score));
+        assert!(
+            err < 0.12,
+            "{rel}: landmarks {err:.3} eye distances from MobileNet-0.25's: {errors:?}"
+        );
+    }
+    eprintln!("MobileNetV2 vs MobileNet-0.25 landmarks, in eye distances: {errors:#?}");
+    assert!(errors.len() >= 10, "too few fixture photos: {errors:?}");
+}

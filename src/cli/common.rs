@@ -14,6 +14,9 @@ use facerec::{Pipeline, PipelineConfig};
 pub enum DetectorArg {
     /// RetinaFace MobileNet-0.25 (any input size).
     Retinaface,
+    /// RetinaFace MobileNetV2 (any input size; MIT; larger and slower).
+    #[value(name = "retinaface_mnv2")]
+    RetinafaceMnv2,
     /// YuNet 2023mar (fixed 640x640 input).
     Yunet,
     /// SCRFD-2.5G-KPS (InsightFace, research-only licence; `scripts/fetch_models.sh --research`).
@@ -24,6 +27,7 @@ impl From<DetectorArg> for DetectorKind {
     fn from(arg: DetectorArg) -> Self {
         match arg {
             DetectorArg::Retinaface => Self::Retinaface,
+            DetectorArg::RetinafaceMnv2 => Self::RetinafaceMnv2,
             DetectorArg::Yunet => Self::Yunet,
             DetectorArg::Scrfd => Self::Scrfd,
         }
@@ -83,6 +87,12 @@ pub struct PipelineOpts {
     /// Intra-op threads for ONNX Runtime (0: one per core).
     #[arg(long, global = true)]
     pub threads: Option<usize>,
+    /// TensorRT: build fp16 engines.
+    #[arg(long, global = true)]
+    pub tensorrt_fp16: bool,
+    /// TensorRT: keep built engines in this folder and reuse them at the next start.
+    #[arg(long, global = true)]
+    pub tensorrt_cache: Option<PathBuf>,
     /// Cosine similarity needed to give a name.
     #[arg(long, global = true)]
     pub threshold: Option<f32>,
@@ -121,6 +131,12 @@ impl PipelineOpts {
         }
         if let Some(threads) = self.threads {
             config.runtime.intra_threads = threads;
+        }
+        if self.tensorrt_fp16 {
+            config.runtime.tensorrt_fp16 = true;
+        }
+        if let Some(dir) = &self.tensorrt_cache {
+            config.runtime.tensorrt_cache_dir = Some(dir.clone());
         }
         if let Some(t) = self.threshold {
             config.match_threshold = t;

@@ -38,6 +38,8 @@ pub const KNOWN_PARAMETERS: &[&str] = &[
     "execution_provider",
     "threads",
     "ort_library",
+    "tensorrt.fp16",
+    "tensorrt.engine_cache_dir",
     "models_dir",
     "detector.kind",
     "detector.model",
@@ -363,7 +365,7 @@ impl NodeConfig {
             let kind = DetectorKind::from_name(kind).ok_or_else(|| {
                 bad(
                     "detector.kind",
-                    format!("{kind:?}: expected retinaface, yunet or scrfd"),
+                    format!("{kind:?}: expected retinaface, retinaface_mnv2, yunet or scrfd"),
                 )
             })?;
             pipeline = pipeline.with_detector(kind);
@@ -418,6 +420,12 @@ impl NodeConfig {
         }
         if let Some(lib) = params.get_str("ort_library")?.filter(|s| !s.is_empty()) {
             pipeline.runtime.library = Some(PathBuf::from(lib));
+        }
+        if let Some(fp16) = params.get_bool("tensorrt.fp16")? {
+            pipeline.runtime.tensorrt_fp16 = fp16;
+        }
+        if let Some(dir) = params.get_str("tensorrt.engine_cache_dir")?.filter(|s| !s.is_empty()) {
+            pipeline.runtime.tensorrt_cache_dir = Some(PathBuf::from(dir));
         }
         if let Some(dir) = params.get_str("models_dir")?.filter(|s| !s.is_empty()) {
             pipeline.models_dir = Some(PathBuf::from(dir));

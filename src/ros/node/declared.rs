@@ -117,7 +117,7 @@ pub const DECLARED: &[Declared] = &[
         Restart,
         Range::Any,
         "Face detector",
-        "retinaface, yunet or scrfd (research licence: scripts/fetch_models.sh --research)",
+        "retinaface, retinaface_mnv2, yunet or scrfd (research licence: scripts/fetch_models.sh --research)",
     ),
     p(
         "detector.model",
@@ -165,7 +165,7 @@ pub const DECLARED: &[Declared] = &[
         Restart,
         Range::Double(0.0, 1.0),
         "Close or cut faces: a second pass inside a border of this fraction of the frame per side (0: off)",
-        "when not given: the detector kind's default (retinaface 0, yunet and scrfd 0.25)",
+        "when not given: the detector kind's default (retinaface and retinaface_mnv2 0, yunet and scrfd 0.25)",
     ),
     p(
         "detector.close_face_fraction",
@@ -246,6 +246,22 @@ pub const DECLARED: &[Declared] = &[
         Range::Any,
         "Path of the ONNX Runtime shared library",
         "empty: ORT_DYLIB_PATH, then lib/facerec/libonnxruntime.so of each AMENT_PREFIX_PATH entry and of the executable's install prefix, then .ort/ folders, then the system loader path",
+    ),
+    p(
+        "tensorrt.fp16",
+        Bool(false),
+        Restart,
+        Range::Any,
+        "TensorRT provider: build fp16 engines",
+        "",
+    ),
+    p(
+        "tensorrt.engine_cache_dir",
+        Str(""),
+        Restart,
+        Range::Any,
+        "TensorRT provider: folder where built engines are kept and reused at the next start",
+        "empty: engines are built at every start",
     ),
     p(
         "workers",
