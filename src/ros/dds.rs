@@ -1,5 +1,6 @@
 //! Joining the ROS 2 graph: the DDS participant and ros2-client context for a [`RosEnv`]
-//! (domain id, localhost-only discovery), and typed topic endpoints with ROS names.
+//! (domain id, localhost-only discovery, the RIHS01 type hash each endpoint announces), and
+//! typed topic endpoints with ROS names.
 //!
 //! Shared by the node, `facerec play`, the node load benchmark and `examples/custom_node.rs`;
 //! no message content here. Errors are [`DdsError`]s naming the entity, with ros2-client's as
