@@ -738,7 +738,9 @@ impl QosPolicies {
     let lifespan: Option<policy::Lifespan> = get_option!(PID_LIFESPAN);
     let data_representation: Option<policy::DataRepresentation> =
       get_option!(PID_DATA_REPRESENTATION);
-    let user_data: Option<policy::UserData> = get_option!(PID_USER_DATA);
+    // Opaque to DDS: a malformed one is dropped, not a reason to ignore the whole endpoint.
+    let user_data: Option<policy::UserData> =
+      get_option_from_pl_map(pl_map, ctx, ParameterId::PID_USER_DATA, "user data").unwrap_or(None);
 
     #[cfg(feature = "security")]
     let property: Option<policy::Property> = None; // TODO: Should also properties be read?

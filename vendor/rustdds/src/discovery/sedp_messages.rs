@@ -420,12 +420,16 @@ impl PlCdrDeserialize for DiscoveredReaderData {
 
     let qos = QosPolicies::from_parameter_list(ctx, &pl_map)?;
 
+    // Opaque to DDS: a malformed one is dropped (logged by the helper), not a reason to
+    // ignore the whole endpoint.
     let user_data = get_option_from_pl_map::<_, policy::UserData>(
       &pl_map,
       ctx,
       ParameterId::PID_USER_DATA,
       "user data",
-    )?
+    )
+    .ok()
+    .flatten()
     .map(|user_data| user_data.value)
     .unwrap_or_default();
 
@@ -896,12 +900,16 @@ impl PlCdrDeserialize for DiscoveredWriterData {
 
     let qos = QosPolicies::from_parameter_list(ctx, &pl_map)?;
 
+    // Opaque to DDS: a malformed one is dropped (logged by the helper), not a reason to
+    // ignore the whole endpoint.
     let user_data = get_option_from_pl_map::<_, policy::UserData>(
       &pl_map,
       ctx,
       ParameterId::PID_USER_DATA,
       "user data",
-    )?
+    )
+    .ok()
+    .flatten()
     .map(|user_data| user_data.value)
     .unwrap_or_default();
 
