@@ -1,7 +1,8 @@
 //! The `facerec_node` runtime: a ROS 2 node over ros2-client/RustDDS under tokio.
 //!
 //! Cameras (`sensor_msgs/Image` or `CompressedImage`, best-effort, depth 1) fill one latest-frame
-//! slot each; a pool of worker threads with their own face pipelines takes frames round-robin;
+//! slot each; a pool of worker threads with their own face pipelines takes the newest frame first
+//! (no camera left waiting, `slots`);
 //! a publisher thread sends `~/detections` (`vision_msgs/Detection2DArray`), `~/faces`
 //! (`facerec/FaceArray`) and, when asked, `~/annotated`; `~/enroll`, `~/forget` and
 //! `~/list_people` change the shared gallery; the `~/enroll_person` and `~/find_person` actions

@@ -1,5 +1,5 @@
 //! The worker pool: OS threads, each owning a face `Pipeline` (ONNX Runtime sessions), that take
-//! the latest frame of each camera round-robin from the scheduler, run detect -> align -> embed,
+//! the latest frame of a camera from the scheduler (newest first, no camera left waiting), run detect -> align -> embed,
 //! name the faces against the shared gallery, offer enrolment samples, tell person searches what
 //! each frame shows, and hand the finished messages to the publisher thread. Inference never runs on the tokio executor.
 //!
@@ -144,7 +144,9 @@ pub fn run(shared: &Shared, pipeline: &mut Pipeline, out: &mpsc::Sender<Output>)
     while let Some(work) = shared.scheduler.take() {
         match work {
             Work::Frame { camera, frame } => {
+                let taken = Instant::now();
                 let result = catch_unwind(AssertUnwindSafe(|| process(shared, pipeline, camera, frame)));
+                shared.scheduler.record_frame_time(taken.elapsed());
                 match result {
                     Ok(Some(output)) => {
                         if out.blocking_send(output).is_err() {
