@@ -21,8 +21,9 @@ fn preprocess(c: &mut Criterion) {
         b.iter(|| Frame::from_raw(1920, 1080, 1920 * 3, PixelFormat::Bgr8, &bgr).expect("frame"))
     });
     let mut letterbox = Letterbox::default();
-    // The detectors' own plain-pass placements: YuNet's fixed 640x640, RetinaFace's 640x384.
-    let yunet = DetectorConfig::for_kind(DetectorKind::Yunet).placement(1920, 1080, 0.0);
+    // Plain-pass placements: into a model file with a fixed 640x640 input (SCRFD's, or OpenCV's
+    // own YuNet file), and the 640x384 input that RetinaFace and the shipped YuNet file take.
+    let yunet = DetectorConfig::for_kind(DetectorKind::Yunet).placement_for(1920, 1080, 0.0, Some((640, 640)));
     let retinaface = DetectorConfig::for_kind(DetectorKind::Retinaface).placement(1920, 1080, 0.0);
     assert_eq!((yunet.input_width, yunet.input_height), (640, 640));
     assert_eq!((retinaface.input_width, retinaface.input_height), (640, 384));

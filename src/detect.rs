@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use ort::session::Session;
+use ort::value::ValueType;
 use serde::{Deserialize, Serialize};
 
 use crate::frame::Frame;
@@ -95,14 +96,14 @@ pub struct DetectorConfig {
     pub kind: DetectorKind,
     /// Model file; relative paths are resolved against the models directory.
     pub model: PathBuf,
-    /// Longest side of the network input, in pixels (YuNet: the fixed square size of the model).
+    /// Longest side of the network input, in pixels (SCRFD: the fixed square size of its model).
     pub input_size: u32,
     /// Minimum face score kept.
     pub score_threshold: f32,
     /// Boxes overlapping a better one by more than this IoU are dropped.
     pub nms_iou: f32,
-    /// RetinaFace: the most a frame is enlarged to reach `input_size` (1: small frames are fed
-    /// at their own size, never upscaled; YuNet's fixed input is always filled).
+    /// The most a frame is enlarged to reach `input_size` (1: small frames are fed at their own
+    /// size, never upscaled; SCRFD's fixed square input is always filled).
     pub max_upscale: f32,
     /// Close and border faces: when a face of the first pass touches the frame's border or is
     /// larger than `close_face_fraction` of the frame, the frame is detected again inside a
@@ -136,15 +137,14 @@ impl DetectorConfig {
             score_threshold: 0.6,
             nms_iou: 0.4,
             max_upscale: 1.0,
-            // Chosen on cfp-dev's frontal-vs-profile pairs (docs/ACCURACY.md): RetinaFace, fed
-            // small photos at their own size, places landmarks best in one pass (95.7 % against
-            // 95.3 % with the bordered pass); YuNet, whose fixed input enlarges them, gains 3.4
-            // points from it (89.2 -> 92.6 %).
-            // SCRFD's fixed input enlarges small photos as YuNet's does; it takes YuNet's value
-            // (measured beside it in docs/ACCURACY.md).
+            // Chosen on cfp-dev's frontal-vs-profile pairs (docs/ACCURACY.md): fed small photos
+            // at their own size, RetinaFace and YuNet place landmarks best in one pass
+            // (RetinaFace 95.7 % against 95.3 % with the bordered pass, YuNet 93.7 against 93.1).
+            // SCRFD's fixed square input enlarges small photos, and the bordered pass gained
+            // YuNet 3.4 points when its input was still fixed (89.2 -> 92.6 %): SCRFD keeps it.
             border_pad: match kind {
-                DetectorKind::Retinaface | DetectorKind::RetinafaceMnv2 => 0.0,
-                DetectorKind::Yunet | DetectorKind::Scrfd => 0.25,
+                DetectorKind::Retinaface | DetectorKind::RetinafaceMnv2 | DetectorKind::Yunet => 0.0,
+                DetectorKind::Scrfd => 0.25,
             },
             close_face_fraction: 0.5,
         }
@@ -153,27 +153,40 @@ impl DetectorConfig {
 
 impl DetectorConfig {
     /// Where a frame of `width` x `height` goes in the network input, with `pad_fraction` of its
-    /// width and height added as a border on each side (0 for the plain pass).
+    /// width and height added as a border on each side (0 for the plain pass), for a model file
+    /// that takes any input size (or SCRFD's fixed square of `input_size`).
     pub fn placement(&self, width: u32, height: u32, pad_fraction: f32) -> Placement {
+        self.placement_for(width, height, pad_fraction, None)
+    }
+
+    /// As [`Self::placement`], for a model file whose input is `fixed_input` (width, height)
+    /// when it has a fixed size: the frame is then fitted into it, enlarged if need be.
+    pub fn placement_for(
+        &self,
+        width: u32,
+        height: u32,
+        pad_fraction: f32,
+        fixed_input: Option<(u32, u32)>,
+    ) -> Placement {
         let s = self.input_size.max(32);
         let pad = f64::from(pad_fraction.max(0.0));
         let (w, h) = (f64::from(width.max(1)), f64::from(height.max(1)));
         let (canvas_w, canvas_h) = (w * (1.0 + 2.0 * pad), h * (1.0 + 2.0 * pad));
         let round_up = |v: f64, scale: f64| ((v * scale).round().max(1.0) as u32).div_ceil(32) * 32;
-        let (in_w, in_h, scale) = match self.kind {
-            // SCRFD's file has a fixed square input.
-            DetectorKind::Scrfd => {
-                let scale = (f64::from(s) / canvas_w).min(f64::from(s) / canvas_h);
-                (s, s, scale)
+        // SCRFD's file has a fixed square input; so may a model file the user brings (OpenCV's
+        // own YuNet file is 640x640).
+        let fixed_input = match self.kind {
+            DetectorKind::Scrfd => fixed_input.or(Some((s, s))),
+            _ => fixed_input,
+        };
+        let (in_w, in_h, scale) = match fixed_input {
+            Some((in_w, in_h)) => {
+                let (in_w, in_h) = (in_w.max(1), in_h.max(1));
+                let scale = (f64::from(in_w) / canvas_w).min(f64::from(in_h) / canvas_h);
+                (in_w, in_h, scale)
             }
-            // YuNet fills `input_size` on the long side as it always did (small photos are
-            // enlarged: its accuracy was measured so), but the input follows the frame's aspect
-            // instead of a 640x640 square (the shipped file's height and width are symbolic).
-            DetectorKind::Yunet => {
-                let scale = f64::from(s) / canvas_w.max(canvas_h);
-                (round_up(canvas_w, scale), round_up(canvas_h, scale), scale)
-            }
-            DetectorKind::Retinaface | DetectorKind::RetinafaceMnv2 => {
+            // Any size: the input follows the frame's aspect.
+            None => {
                 let scale = (f64::from(s) / canvas_w.max(canvas_h)).min(f64::from(self.max_upscale.max(0.01)));
                 (round_up(canvas_w, scale), round_up(canvas_h, scale), scale)
             }
@@ -233,6 +246,8 @@ pub struct Detector {
     session: Session,
     letterbox: Letterbox,
     input_name: String,
+    /// The model file's input (width, height) when both are fixed.
+    fixed_input: Option<(u32, u32)>,
     priors: retinaface::PriorCache,
 }
 
@@ -240,16 +255,18 @@ impl Detector {
     /// Loads the model (path already resolved) and runs it once so the first real frame is not slow.
     pub fn new(runtime: &Runtime, config: DetectorConfig) -> Result<Self, DetectError> {
         let session = runtime.session(&config.model)?;
-        let input_name = session
-            .inputs()
-            .first()
-            .map(|i| i.name().to_owned())
-            .unwrap_or_else(|| "input".to_owned());
+        let input = session.inputs().first();
+        let input_name = input.map_or_else(|| "input".to_owned(), |i| i.name().to_owned());
+        let fixed_input = input.and_then(|i| match i.dtype() {
+            ValueType::Tensor { shape, .. } => fixed_height_width(shape),
+            _ => None,
+        });
         let mut detector = Self {
             config,
             session,
             letterbox: Letterbox::default(),
             input_name,
+            fixed_input,
             priors: retinaface::PriorCache::default(),
         };
         let warmup = Frame::from_rgb(image::RgbImage::new(320, 240));
@@ -290,7 +307,9 @@ impl Detector {
         timings: &mut DetectTimings,
     ) -> Result<Vec<Detection>, DetectError> {
         let t0 = Instant::now();
-        let placement = self.config.placement(frame.width(), frame.height(), pad_fraction);
+        let placement = self
+            .config
+            .placement_for(frame.width(), frame.height(), pad_fraction, self.fixed_input);
         let (in_w, in_h) = (placement.input_width, placement.input_height);
         self.letterbox
             .prepare(frame, &placement, self.config.kind.input_norm())?;
@@ -412,6 +431,16 @@ impl Placement {
 
 /// Whether a face is close (larger than `fraction` of the frame) or cut by the frame's edge
 /// (its clipped box reaches the border, within half a percent of the frame's size).
+/// The (width, height) of an NCHW input shape when both are fixed (positive).
+fn fixed_height_width(shape: &[i64]) -> Option<(u32, u32)> {
+    match shape {
+        [_, _, height, width] => {
+            Some((u32::try_from(*width).ok()?, u32::try_from(*height).ok()?)).filter(|&(w, h)| w > 0 && h > 0)
+        }
+        _ => None,
+    }
+}
+
 fn is_close_or_cut(d: &Detection, width: f32, height: f32, fraction: f32) -> bool {
     let margin = 0.005 * width.max(height);
     let b = &d.bbox;
@@ -589,19 +618,39 @@ mod tests {
         }
         .placement(250, 250, 0.0);
         assert_eq!((up.input_width, up.resized_width), (512, 500));
-        // YuNet fills input_size on the long side (small photos enlarged), inside the border...
+        // YuNet's file has a symbolic size: small photos at their own size as RetinaFace...
         let yunet = DetectorConfig::for_kind(DetectorKind::Yunet);
-        let photo = yunet.placement(250, 250, 0.25);
-        assert_eq!((photo.input_width, photo.input_height), (640, 640));
-        assert_eq!((photo.x0, photo.resized_width), (107, 427));
-        // ...at the frame's aspect, not in a 640x640 square: no letterbox rows for VGA or 16:9.
+        let photo = yunet.placement(250, 250, 0.0);
+        assert_eq!(
+            (photo.input_width, photo.input_height, photo.resized_width),
+            (256, 256, 250)
+        );
+        // ...and larger frames at their aspect, not in a 640x640 square: no letterbox rows.
         let vga = yunet.placement(640, 480, 0.0);
         assert_eq!((vga.input_width, vga.input_height, vga.resized_height), (640, 480, 480));
         let hd = yunet.placement(1920, 1080, 0.0);
         assert_eq!((hd.input_width, hd.input_height, hd.resized_height), (640, 384, 360));
-        // SCRFD's file is a fixed square.
-        let scrfd = DetectorConfig::for_kind(DetectorKind::Scrfd).placement(1920, 1080, 0.0);
-        assert_eq!((scrfd.input_width, scrfd.input_height), (640, 640));
+        // SCRFD's file is a fixed square, filled even by a small photo.
+        let scrfd = DetectorConfig::for_kind(DetectorKind::Scrfd);
+        let hd = scrfd.placement(1920, 1080, 0.0);
+        assert_eq!((hd.input_width, hd.input_height), (640, 640));
+        let photo = scrfd.placement(250, 250, 0.0);
+        assert_eq!((photo.input_width, photo.resized_width), (640, 640));
+    }
+
+    #[test]
+    fn a_model_file_with_a_fixed_input_gets_the_frame_fitted_into_it() {
+        // OpenCV's own YuNet file is 1x3x640x640: a VGA frame is letterboxed into it, a small
+        // photo enlarged to fill it, whatever `max_upscale` says.
+        assert_eq!(fixed_height_width(&[1, 3, 640, 640]), Some((640, 640)));
+        assert_eq!(fixed_height_width(&[1, 3, -1, -1]), None);
+        assert_eq!(fixed_height_width(&[1, 3, 640]), None);
+        let yunet = DetectorConfig::for_kind(DetectorKind::Yunet);
+        let vga = yunet.placement_for(640, 480, 0.0, Some((640, 640)));
+        assert_eq!((vga.input_width, vga.input_height, vga.resized_height), (640, 640, 480));
+        let photo = yunet.placement_for(250, 250, 0.0, Some((640, 640)));
+        assert_eq!((photo.input_width, photo.resized_width), (640, 640));
+        assert_eq!(yunet.placement_for(250, 250, 0.0, None), yunet.placement(250, 250, 0.0));
     }
 
     #[test]

@@ -682,8 +682,10 @@ mod tests {
         assert_eq!(c.service_mapping, ServiceMapping::Cyclone);
         assert!(c.publish_annotated);
         assert_eq!(c.enroll.timeout, Duration::from_secs(3));
-        // Unset front-end settings take the chosen kind's defaults (YuNet: the bordered pass).
-        assert!((c.pipeline.detector.border_pad - 0.25).abs() < 1e-6);
+        // Unset front-end settings take the chosen kind's defaults (YuNet: one pass, no
+        // enlarging, as RetinaFace; SCRFD's bordered pass below).
+        assert!(c.pipeline.detector.border_pad.abs() < 1e-6);
+        assert!((c.pipeline.detector.max_upscale - 1.0).abs() < 1e-6);
         // CameraInfo beside each image topic (compressed or not), no depth.
         let info: Vec<&str> = c.cameras.iter().map(|c| c.camera_info.as_str()).collect();
         assert_eq!(
@@ -731,6 +733,8 @@ mod tests {
         assert!((c.pipeline.detector.close_face_fraction - 0.4).abs() < 1e-6);
         let retina = config("--ros-args").expect("valid");
         assert!(retina.pipeline.detector.border_pad.abs() < 1e-6);
+        let scrfd = config("--ros-args -p detector.kind:=scrfd").expect("valid");
+        assert!((scrfd.pipeline.detector.border_pad - 0.25).abs() < 1e-6);
         // Out-of-range values are refused by the pipeline's own checks, named by parameter.
         match config("--ros-args -p detector.border_pad:=3.0") {
             Err(ParamsError::BadParameter { name, why }) => {

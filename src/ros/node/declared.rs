@@ -156,7 +156,7 @@ pub const DECLARED: &[Declared] = &[
         Double(1.0),
         Restart,
         Range::Double(0.1, 8.0),
-        "RetinaFace: the most a frame is enlarged to reach input_size (1: small frames at their own size)",
+        "The most a frame is enlarged to reach input_size (1: small frames at their own size; a fixed-size model input is always filled)",
         "",
     ),
     p(
@@ -165,7 +165,7 @@ pub const DECLARED: &[Declared] = &[
         Restart,
         Range::Double(0.0, 1.0),
         "Close or cut faces: a second pass inside a border of this fraction of the frame per side (0: off)",
-        "when not given: the detector kind's default (retinaface and retinaface_mnv2 0, yunet and scrfd 0.25)",
+        "when not given: the detector kind's default (0; scrfd 0.25)",
     ),
     p(
         "detector.close_face_fraction",
