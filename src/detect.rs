@@ -278,6 +278,12 @@ impl Detector {
         &self.config
     }
 
+    /// Where a `width` x `height` frame goes in this model's input, inside a border of
+    /// `pad_fraction` (a model file with a fixed input size gets the frame fitted into it).
+    pub fn placement(&self, width: u32, height: u32, pad_fraction: f32) -> Placement {
+        self.config.placement_for(width, height, pad_fraction, self.fixed_input)
+    }
+
     /// Detects the faces of one frame, sorted by score (best first): one pass, and a second in a
     /// border when a face is close or cut by the frame's edge (`DetectorConfig::border_pad`), or,
     /// for kinds that lose close-ups entirely ([`DetectorKind::retries_empty_frames`]), when the
@@ -307,9 +313,7 @@ impl Detector {
         timings: &mut DetectTimings,
     ) -> Result<Vec<Detection>, DetectError> {
         let t0 = Instant::now();
-        let placement = self
-            .config
-            .placement_for(frame.width(), frame.height(), pad_fraction, self.fixed_input);
+        let placement = self.placement(frame.width(), frame.height(), pad_fraction);
         let (in_w, in_h) = (placement.input_width, placement.input_height);
         self.letterbox
             .prepare(frame, &placement, self.config.kind.input_norm())?;

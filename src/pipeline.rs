@@ -386,6 +386,11 @@ impl Pipeline {
         &self.config
     }
 
+    /// The loaded detector (its model file's input placement, for benchmarks' bare calls).
+    pub fn detector(&self) -> &Detector {
+        &self.detector
+    }
+
     /// Fingerprint of the embedding model, for galleries and caches.
     pub fn model_tag(&self) -> &ModelTag {
         &self.model_tag

@@ -370,7 +370,7 @@ fn bench_config(
         vec![0.0]
     };
     for pad in pads {
-        let placement = detector.placement(w, h, pad);
+        let placement = pipeline.detector().placement(w, h, pad);
         let mut letterbox = Letterbox::default();
         letterbox.prepare(&frame0, &placement, detector.kind.input_norm())?;
         let shape = [
