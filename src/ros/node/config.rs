@@ -817,6 +817,16 @@ mod tests {
     }
 
     #[test]
+    fn runtime_params_reach_the_pipeline() {
+        let c = config("--ros-args -p threads:=1 -p tensorrt.fp16:=true -p tensorrt.engine_cache_dir:=/tmp/trt")
+            .expect("valid");
+        assert_eq!(c.pipeline.runtime.intra_threads, 1);
+        assert!(c.pipeline.runtime.tensorrt_fp16);
+        assert_eq!(c.pipeline.runtime.tensorrt_cache_dir, Some(PathBuf::from("/tmp/trt")));
+        assert!(config("--ros-args -p tensorrt.fp16:=3").is_err());
+    }
+
+    #[test]
     fn every_known_parameter_is_declared() {
         let mut known: Vec<&str> = KNOWN_PARAMETERS
             .iter()
