@@ -433,8 +433,6 @@ impl Placement {
     }
 }
 
-/// Whether a face is close (larger than `fraction` of the frame) or cut by the frame's edge
-/// (its clipped box reaches the border, within half a percent of the frame's size).
 /// The (width, height) of an NCHW input shape when both are fixed (positive).
 fn fixed_height_width(shape: &[i64]) -> Option<(u32, u32)> {
     match shape {
@@ -445,6 +443,8 @@ fn fixed_height_width(shape: &[i64]) -> Option<(u32, u32)> {
     }
 }
 
+/// Whether a face is close (larger than `fraction` of the frame) or cut by the frame's edge
+/// (its clipped box reaches the border, within half a percent of the frame's size).
 fn is_close_or_cut(d: &Detection, width: f32, height: f32, fraction: f32) -> bool {
     let margin = 0.005 * width.max(height);
     let b = &d.bbox;

@@ -247,6 +247,7 @@ impl<F, J> Scheduler<F, J> {
         self.ready.notify_all();
     }
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,7 +1,8 @@
 //! The worker pool: OS threads, each owning a face `Pipeline` (ONNX Runtime sessions), that take
-//! the latest frame of a camera from the scheduler (newest first, no camera left waiting), run detect -> align -> embed,
-//! name the faces against the shared gallery, offer enrolment samples, tell person searches what
-//! each frame shows, and hand the finished messages to the publisher thread. Inference never runs on the tokio executor.
+//! the latest frame of a camera from the scheduler (newest first, no camera left waiting), run
+//! detect -> align -> embed, report their frame time back to it, name the faces against the
+//! shared gallery, offer enrolment samples, tell person searches what each frame shows, and hand
+//! the finished messages to the publisher thread. Inference never runs on the tokio executor.
 //!
 //! With tracking (the default) a frame goes the way replay sends it: `Pipeline::track` with its
 //! camera's `Tracker` (locked for the frame, so a camera's frames reach its tracker one at a
