@@ -241,6 +241,21 @@ if [[ -f src/bin/facerec_node.rs ]]; then
             --logs \"\$LOGS\" --timeout 90"
       done
     done
+    # Issue 25: (1) killed with SIGKILL between saving a request's effect and answering it, the
+    # next life answers the waiting client from the gallery's record of executed requests
+    # ("already done"), and nobody is enrolled twice or forgotten undone; (2) the CLI and a
+    # second node writing the running node's gallery: taken in within seconds, nobody lost.
+    e2e "answered-after-kill-${SETS[0]}" "${SETS[0]}" "export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
+      rm -f \$LOGS.gallery.yaml
+      python tests/interop/service_faults.py answered --mapping cyclone \
+        --node-cmd \"$NODE_CMD -p service_mapping:=cyclone\" --logs \"\$LOGS\" --gallery \$LOGS.gallery.yaml \
+        --cli \$(dirname \$NODE_BIN)/facerec --photo \$F/id01/img1.jpg --rounds ${ANSWERED_ROUNDS:-4} --timeout 60"
+    e2e "gallery-writers-${SETS[0]}" "${SETS[0]}" "export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
+      rm -f \$LOGS.gallery.yaml
+      python tests/interop/service_faults.py writers --mapping fastdds \
+        --node-cmd \"$NODE_CMD\" --node2-cmd \"$NODE_CMD -r __node:=facerec2\" --logs \"\$LOGS\" \
+        --gallery \$LOGS.gallery.yaml --cli \$(dirname \$NODE_BIN)/facerec \
+        --photo \$F/id01/img1.jpg --photo2 \$F/id02/img13.jpg --timeout 60"
   fi
   # Issue 11: parameters from rclpy (list/get/describe/types, refusals of wrong types, out-of-range
   # and read-at-start-only values, live sets of tracking.max_tracks/confirm_hits, learning.enabled

@@ -8,6 +8,13 @@
 //! YAML) or altered is refused instead of loading fewer people. Format 1 files (no such lines)
 //! still load, with a warning, and get them at the next save. A save killed midway leaves a
 //! `.<file>.tmp-<pid>` beside the gallery; opening the gallery removes those of dead processes.
+//!
+//! Several writers (a node, the CLI, a second node) may share one file: every save is a
+//! read-modify-write under an exclusive lock, merged with what another writer saved meanwhile,
+//! and a long-running reader notices outside changes and reloads ([`Gallery::refresh`]); see
+//! `gallery/sync.rs`. The file also keeps a bounded log of the service requests whose effect it
+//! holds ([`RequestRecord`]), written in the same atomic save as the effect, so a node restarted
+//! between saving and answering can tell a request it executed from one it never saw.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -15,9 +22,12 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 mod index;
+mod sync;
 
 use index::MatchIndex;
 pub use index::COARSE_MIN_ROWS;
+pub use sync::REQUEST_LOG_CAPACITY;
+use sync::{FileStamp, OnConflict};
 
 /// Identifies the embedding model that produced a gallery's vectors.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,7 +41,7 @@ pub struct ModelTag {
     pub dim: usize,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PersonRecord {
     name: String,
@@ -69,6 +79,32 @@ impl PersonRecord {
     fn vectors(&self) -> impl Iterator<Item = &Vec<f32>> {
         self.embeddings.iter().chain(&self.learned)
     }
+}
+
+/// A service request whose effect the gallery file holds: recorded in the same atomic save as
+/// that effect ([`Gallery::set_pending_request`]), so after a crash between saving and answering
+/// the request can be answered from here instead of being executed again or called undone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestRecord {
+    /// The request's identity, unique per client and call (e.g. the client's GID and the
+    /// request's sequence number).
+    pub id: String,
+    /// Which service executed it (`enroll`, `forget`).
+    pub service: String,
+    /// What it did, as it was answered.
+    pub summary: String,
+    /// The count it answered with (samples used, vectors removed).
+    pub count: u32,
+}
+
+/// What [`Gallery::refresh`] took from the file that another writer changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Refreshed {
+    /// People now held that were not before (enrolled by another writer).
+    pub added: Vec<String>,
+    /// People no longer held (forgotten by another writer).
+    pub removed: Vec<String>,
 }
 
 /// What the gallery holds of one person, for listings.
@@ -135,6 +171,10 @@ pub fn anonymous_id(source: &str, stamp_ns: i64, track_id: u64, hex: usize) -> S
 struct GalleryFile {
     format: u32,
     model: Option<ModelTag>,
+    /// Executed requests ([`RequestRecord`]), written only when there are some. Before the
+    /// people, so a file cut short in this list fails the people count check.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    requests: Vec<RequestRecord>,
     /// How many entries `people` has (format 2 on).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     people_count: Option<usize>,
@@ -188,9 +228,9 @@ pub enum GalleryError {
     },
     #[error("gallery file {path} is invalid: {message}")]
     Invalid { path: String, message: String },
-    #[error("cannot read gallery file {path}: {source}")]
+    #[error("cannot read gallery file {path}")]
     Read { path: String, source: std::io::Error },
-    #[error("cannot write gallery file {path}: {source}")]
+    #[error("cannot write gallery file {path}")]
     Write { path: String, source: std::io::Error },
     #[error("gallery file {gallery_path} is incomplete or altered: {message}; it was left untouched (restore it from a backup, or re-enroll into a new file)")]
     Incomplete { gallery_path: String, message: String },
@@ -212,6 +252,10 @@ pub enum GalleryError {
     NotFinite,
     #[error("gallery has no file to save to")]
     NoPath,
+    #[error("cannot lock gallery file {path} for writing")]
+    Lock { path: String, source: std::io::Error },
+    #[error("gallery file {path}: another writer enrolled '{}' meanwhile with other samples; nothing was saved (forget one of them, or enroll under another name)", shown_name(.name))]
+    WriterConflict { path: String, name: String },
     #[error("nobody called '{}' is in the gallery", shown_name(.0))]
     UnknownPerson(String),
     #[error("'{}' is already in the gallery; choose another name or forget that person first", shown_name(.0))]
@@ -275,6 +319,18 @@ pub struct Gallery {
     index: MatchIndex,
     /// Whether saves write anonymous people.
     persist_anonymous: bool,
+    /// The people as the file held them when this gallery last read or wrote it: the common
+    /// ancestor of a merge with another writer's save.
+    base: Vec<PersonRecord>,
+    /// The file as this gallery last read or wrote it (`None`: no file yet, or in memory).
+    synced: Option<FileStamp>,
+    /// Executed requests held in the file, oldest first.
+    requests: Vec<RequestRecord>,
+    /// A request to record with the next successful save.
+    pending_request: Option<RequestRecord>,
+    /// People another writer forgot, taken in by a refresh or a save and not yet collected by
+    /// [`Self::take_removed_elsewhere`] (so trackers can drop their names).
+    removed_elsewhere: Vec<String>,
 }
 
 impl Default for Gallery {
@@ -285,7 +341,122 @@ impl Default for Gallery {
             people: Vec::new(),
             index: MatchIndex::default(),
             persist_anonymous: true,
+            base: Vec::new(),
+            synced: None,
+            requests: Vec::new(),
+            pending_request: None,
+            removed_elsewhere: Vec::new(),
         }
+    }
+}
+
+/// A gallery file's content, read and checked.
+struct FileContent {
+    model: Option<ModelTag>,
+    people: Vec<PersonRecord>,
+    requests: Vec<RequestRecord>,
+}
+
+/// Reads and checks a gallery file: format, count and checksum (format 2 on), names, vectors.
+fn read_verified(path: &Path) -> Result<FileContent, GalleryError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| GalleryError::Read {
+        path: shown.clone(),
+        source,
+    })?;
+    let file: GalleryFile = serde_yaml_ng::from_str(&text).map_err(|e| {
+        let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
+        GalleryError::Corrupt {
+            path: shown.clone(),
+            line,
+            column,
+            message: e.to_string(),
+        }
+    })?;
+    let invalid = |message: String| GalleryError::Invalid {
+        path: shown.clone(),
+        message,
+    };
+    let incomplete = |message: String| GalleryError::Incomplete {
+        gallery_path: shown.clone(),
+        message,
+    };
+    if !(OLDEST_FORMAT..=FORMAT).contains(&file.format) {
+        return Err(invalid(format!(
+            "format {} is not supported (expected {OLDEST_FORMAT} to {FORMAT})",
+            file.format
+        )));
+    }
+    if file.format >= 2 {
+        let count = file
+            .people_count
+            .ok_or_else(|| incomplete("`people_count` is missing".to_owned()))?;
+        let sha = file
+            .people_sha256
+            .as_deref()
+            .ok_or_else(|| incomplete("`people_sha256` is missing".to_owned()))?;
+        if count != file.people.len() {
+            return Err(incomplete(format!(
+                "it records {count} people but holds {}",
+                file.people.len()
+            )));
+        }
+        let actual = people_sha256(&file.people).map_err(|e| invalid(e.to_string()))?;
+        if actual != sha {
+            return Err(incomplete(format!(
+                "the people section's sha256 is {actual}, the file records {sha}"
+            )));
+        }
+    } else {
+        tracing::warn!(
+            "gallery {shown} is format {} (no count or checksum: a file cut short cannot be told from a \
+             complete one); it gets both at the next save",
+            file.format
+        );
+    }
+    let dim = file.model.as_ref().map(|m| m.dim);
+    let mut names = std::collections::HashSet::with_capacity(file.people.len());
+    for person in &file.people {
+        validate_name(&person.name).map_err(|e| invalid(e.to_string()))?;
+        if !names.insert(person.name.as_str()) {
+            return Err(invalid(format!("person '{}' appears twice", person.name)));
+        }
+        for v in person.vectors() {
+            check_vector(dim, v).map_err(|e| invalid(format!("person '{}': {e}", person.name)))?;
+        }
+        if person.embeddings.is_empty() {
+            return Err(invalid(format!("person '{}' has no embeddings", person.name)));
+        }
+        if person.anonymous && !is_anonymous_id(&person.name) {
+            return Err(invalid(format!(
+                "person '{}' is marked anonymous but is not an anonymous id (person_ and hex digits)",
+                person.name
+            )));
+        }
+    }
+    if !file.people.is_empty() && file.model.is_none() {
+        return Err(invalid(
+            "vectors without a `model` entry: the model that made them is unknown".to_owned(),
+        ));
+    }
+    Ok(FileContent {
+        model: file.model,
+        people: file.people,
+        requests: file.requests,
+    })
+}
+
+/// Checks one vector: the model's dimension when known, finite values.
+fn check_vector(dim: Option<usize>, v: &[f32]) -> Result<(), GalleryError> {
+    if let Some(expected) = dim {
+        if v.len() != expected {
+            return Err(GalleryError::Dimension { got: v.len(), expected });
+        }
+    }
+    if v.iter().all(|x| x.is_finite()) {
+        Ok(())
+    } else {
+        Err(GalleryError::NotFinite)
     }
 }
 
@@ -298,93 +469,19 @@ impl Gallery {
     /// Loads a gallery file. A missing file is an error, and so is a file whose people section
     /// does not match its recorded count and checksum (format 2 on).
     pub fn load(path: &Path) -> Result<Self, GalleryError> {
-        let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| GalleryError::Read {
-            path: shown.clone(),
-            source,
-        })?;
-        let file: GalleryFile = serde_yaml_ng::from_str(&text).map_err(|e| {
-            let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
-            GalleryError::Corrupt {
-                path: shown.clone(),
-                line,
-                column,
-                message: e.to_string(),
-            }
-        })?;
-        let invalid = |message: String| GalleryError::Invalid {
-            path: shown.clone(),
-            message,
-        };
-        let incomplete = |message: String| GalleryError::Incomplete {
-            gallery_path: shown.clone(),
-            message,
-        };
-        if !(OLDEST_FORMAT..=FORMAT).contains(&file.format) {
-            return Err(invalid(format!(
-                "format {} is not supported (expected {OLDEST_FORMAT} to {FORMAT})",
-                file.format
-            )));
-        }
-        if file.format >= 2 {
-            let count = file
-                .people_count
-                .ok_or_else(|| incomplete("`people_count` is missing".to_owned()))?;
-            let sha = file
-                .people_sha256
-                .as_deref()
-                .ok_or_else(|| incomplete("`people_sha256` is missing".to_owned()))?;
-            if count != file.people.len() {
-                return Err(incomplete(format!(
-                    "it records {count} people but holds {}",
-                    file.people.len()
-                )));
-            }
-            let actual = people_sha256(&file.people).map_err(|e| invalid(e.to_string()))?;
-            if actual != sha {
-                return Err(incomplete(format!(
-                    "the people section's sha256 is {actual}, the file records {sha}"
-                )));
-            }
-        } else {
-            tracing::warn!(
-                "gallery {shown} is format {} (no count or checksum: a file cut short cannot be told from a \
-                 complete one); it gets both at the next save",
-                file.format
-            );
-        }
+        // The stamp before the read: a save by another writer in between makes the next
+        // `refresh` read the file again, never skip a change.
+        let synced = FileStamp::of(path);
+        let content = read_verified(path)?;
         let mut gallery = Self {
             path: Some(path.to_path_buf()),
-            model: file.model,
+            model: content.model,
+            base: content.people.clone(),
+            people: content.people,
+            requests: content.requests,
+            synced,
             ..Self::default()
         };
-        let mut names = std::collections::HashSet::with_capacity(file.people.len());
-        for person in file.people {
-            validate_name(&person.name).map_err(|e| invalid(e.to_string()))?;
-            if !names.insert(person.name.clone()) {
-                return Err(invalid(format!("person '{}' appears twice", person.name)));
-            }
-            for v in person.vectors() {
-                gallery
-                    .check_vector(v)
-                    .map_err(|e| invalid(format!("person '{}': {e}", person.name)))?;
-            }
-            if person.embeddings.is_empty() {
-                return Err(invalid(format!("person '{}' has no embeddings", person.name)));
-            }
-            if person.anonymous && !is_anonymous_id(&person.name) {
-                return Err(invalid(format!(
-                    "person '{}' is marked anonymous but is not an anonymous id (person_ and hex digits)",
-                    person.name
-                )));
-            }
-            gallery.people.push(person);
-        }
-        if !gallery.people.is_empty() && gallery.model.is_none() {
-            return Err(invalid(
-                "vectors without a `model` entry: the model that made them is unknown".to_owned(),
-            ));
-        }
         gallery.rebuild_index();
         Ok(gallery)
     }
@@ -401,6 +498,87 @@ impl Gallery {
                 ..Self::default()
             })
         }
+    }
+
+    /// Whether another writer changed the file since this gallery last read or wrote it
+    /// (a `stat`, no read). Always `false` in memory or while the file does not exist.
+    pub fn changed_on_disk(&self) -> bool {
+        self.path
+            .as_deref()
+            .and_then(FileStamp::of)
+            .is_some_and(|now| Some(now) != self.synced)
+    }
+
+    /// Takes in what other writers saved since this gallery last read or wrote the file (people
+    /// enrolled, changed or forgotten), keeping this gallery's own unsaved changes. `None` when
+    /// the file did not change (or there is none: a deleted file is not taken as everybody
+    /// forgotten; the next save writes it again). A file that cannot be read or checked, or
+    /// whose vectors come from another model, is an error and changes nothing.
+    pub fn refresh(&mut self) -> Result<Option<Refreshed>, GalleryError> {
+        let Some(path) = self.path.clone() else {
+            return Ok(None);
+        };
+        let Some(stamp) = FileStamp::of(&path) else {
+            return Ok(None);
+        };
+        if Some(stamp) == self.synced {
+            return Ok(None);
+        }
+        let content = read_verified(&path)?;
+        self.adopt_model(&path, content.model.as_ref())?;
+        let merged = sync::merge_people(&self.base, &self.people, &content.people, OnConflict::KeepFile)
+            .unwrap_or_else(|_| content.people.clone());
+        let (added, removed) = sync::added_and_removed(&self.people, &merged);
+        self.removed_elsewhere.extend(removed.iter().cloned());
+        self.requests = sync::merge_requests(content.requests, &self.requests);
+        self.people = merged;
+        self.base = content.people;
+        self.synced = Some(stamp);
+        self.rebuild_index();
+        Ok(Some(Refreshed { added, removed }))
+    }
+
+    /// Fails when the file's vectors come from another model than this gallery's; adopts the
+    /// file's model when this gallery has none yet.
+    fn adopt_model(&mut self, path: &Path, file_model: Option<&ModelTag>) -> Result<(), GalleryError> {
+        match (self.model.as_ref(), file_model) {
+            (Some(own), Some(theirs)) if own.sha256 != theirs.sha256 || own.dim != theirs.dim => {
+                Err(GalleryError::ModelMismatch {
+                    gallery_path: path.display().to_string(),
+                    gallery_file: theirs.file.clone(),
+                    gallery_sha: theirs.sha256.clone(),
+                    model_file: own.file.clone(),
+                    model_sha: own.sha256.clone(),
+                })
+            }
+            (None, Some(theirs)) => {
+                self.model = Some(theirs.clone());
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The people other writers forgot, not yet taken by [`Self::take_removed_elsewhere`].
+    pub fn removed_elsewhere(&self) -> &[String] {
+        &self.removed_elsewhere
+    }
+
+    /// The people other writers forgot since the last call (taken in by [`Self::refresh`] or a
+    /// merging [`Self::save`]): whoever holds tracks should drop those names.
+    pub fn take_removed_elsewhere(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.removed_elsewhere)
+    }
+
+    /// The recorded request `id` (see [`RequestRecord`]), if the file holds it.
+    pub fn recorded_request(&self, id: &str) -> Option<&RequestRecord> {
+        self.requests.iter().rev().find(|r| r.id == id)
+    }
+
+    /// Records `request` with the next successful [`Self::save`], in the same atomic write as
+    /// the change it answers; `None` withdraws a request not saved (the change failed).
+    pub fn set_pending_request(&mut self, request: Option<RequestRecord>) {
+        self.pending_request = request;
     }
 
     pub fn path(&self) -> Option<&Path> {
@@ -433,19 +611,7 @@ impl Gallery {
     }
 
     fn check_vector(&self, v: &[f32]) -> Result<(), GalleryError> {
-        if let Some(model) = &self.model {
-            if v.len() != model.dim {
-                return Err(GalleryError::Dimension {
-                    got: v.len(),
-                    expected: model.dim,
-                });
-            }
-        }
-        if v.iter().all(|x| x.is_finite()) {
-            Ok(())
-        } else {
-            Err(GalleryError::NotFinite)
-        }
+        check_vector(self.model.as_ref().map(|m| m.dim), v)
     }
 
     fn rebuild_index(&mut self) {
@@ -804,65 +970,138 @@ impl Gallery {
         })
     }
 
-    /// Writes the gallery to its file atomically.
-    pub fn save(&self) -> Result<(), GalleryError> {
-        let path = self.path.as_deref().ok_or(GalleryError::NoPath)?;
-        self.save_to(path)
-    }
-
-    /// Writes to `path` atomically: a temporary file beside it (mode 0600), fsync, rename, fsync
-    /// of the directory. The old file stays intact until the rename.
-    pub fn save_to(&self, path: &Path) -> Result<(), GalleryError> {
-        use std::os::unix::fs::OpenOptionsExt;
+    /// Writes the gallery to its file atomically, merged with what other writers saved since
+    /// this gallery last read or wrote it, under the file's exclusive lock (see `gallery/sync.rs`).
+    /// The pending request ([`Self::set_pending_request`]) is recorded in the same write. On
+    /// success this gallery holds the merged people; on failure (a file that cannot be read or
+    /// checked, another model's file, a name created by two writers with different faces, an
+    /// I/O error) neither the file nor this gallery changes.
+    pub fn save(&mut self) -> Result<(), GalleryError> {
+        let path = self.path.clone().ok_or(GalleryError::NoPath)?;
         let shown = path.display().to_string();
-        let werr = |source: std::io::Error| GalleryError::Write {
+        let _lock = sync::lock(&path).map_err(|source| GalleryError::Lock {
             path: shown.clone(),
             source,
+        })?;
+        let on_disk = FileStamp::of(&path);
+        let (people, mut requests, model) = match on_disk {
+            Some(stamp) if Some(stamp) != self.synced => {
+                let content = read_verified(&path)?;
+                let mut model = self.model.clone();
+                if let (Some(own), Some(theirs)) = (&model, &content.model) {
+                    if own.sha256 != theirs.sha256 || own.dim != theirs.dim {
+                        return Err(GalleryError::ModelMismatch {
+                            gallery_path: shown,
+                            gallery_file: theirs.file.clone(),
+                            gallery_sha: theirs.sha256.clone(),
+                            model_file: own.file.clone(),
+                            model_sha: own.sha256.clone(),
+                        });
+                    }
+                }
+                model = model.or(content.model);
+                let merged = sync::merge_people(&self.base, &self.people, &content.people, OnConflict::Refuse)
+                    .map_err(|c| GalleryError::WriterConflict {
+                        path: shown.clone(),
+                        name: c.name,
+                    })?;
+                let (added, removed) = sync::added_and_removed(&self.people, &merged);
+                if !added.is_empty() || !removed.is_empty() {
+                    tracing::info!(
+                        "gallery {shown} was changed by another writer: kept {added:?} added there, {removed:?} forgotten there"
+                    );
+                }
+                self.removed_elsewhere.extend(removed);
+                (merged, sync::merge_requests(content.requests, &self.requests), model)
+            }
+            _ => (self.people.clone(), self.requests.clone(), self.model.clone()),
         };
-        let yaml_err = |e: serde_yaml_ng::Error| werr(std::io::Error::new(std::io::ErrorKind::InvalidData, e));
+        requests.extend(self.pending_request.clone());
+        sync::cap_requests(&mut requests);
+        let written: Vec<PersonRecord> = people
+            .iter()
+            .filter(|p| self.persist_anonymous || !p.anonymous)
+            .cloned()
+            .collect();
+        write_file(&path, model.as_ref(), &written, &requests)?;
+        self.synced = FileStamp::of(&path);
+        let changed = people != self.people;
+        self.people = people;
+        self.base = written;
+        self.requests = requests;
+        self.model = model;
+        self.pending_request = None;
+        if changed {
+            self.rebuild_index();
+        }
+        Ok(())
+    }
+
+    /// Writes a copy of the gallery to `path` atomically (no merge, no lock: `path` is another
+    /// file, such as a replay's output).
+    pub fn save_to(&self, path: &Path) -> Result<(), GalleryError> {
         let people: Vec<PersonRecord> = self
             .people
             .iter()
             .filter(|p| self.persist_anonymous || !p.anonymous)
             .cloned()
             .collect();
-        let file = GalleryFile {
-            format: FORMAT,
-            model: self.model.clone(),
-            people_count: Some(people.len()),
-            people_sha256: Some(people_sha256(&people).map_err(yaml_err)?),
-            people,
-        };
-        let text = serde_yaml_ng::to_string(&file).map_err(yaml_err)?;
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        std::fs::create_dir_all(&dir).map_err(werr)?;
-        let tmp = dir.join(format!("{}{}", temporary_prefix(path), std::process::id()));
-        let result = (|| {
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            f.write_all(b"# facerec gallery: people and their face vectors (written by facerec; edit with care)\n")?;
-            f.write_all(text.as_bytes())?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, path)?;
-            std::fs::File::open(&dir)?.sync_all()
-        })();
-        if result.is_err() && tmp.exists() {
-            if let Err(e) = std::fs::remove_file(&tmp) {
-                tracing::warn!(
-                    "cannot remove the temporary file {} of a failed save: {e}",
-                    tmp.display()
-                );
-            }
-        }
-        result.map_err(werr)
+        write_file(path, self.model.as_ref(), &people, &self.requests)
     }
+}
+
+/// Writes a gallery file atomically: a temporary file beside it (mode 0600), fsync, rename,
+/// fsync of the directory. The old file stays intact until the rename.
+fn write_file(
+    path: &Path,
+    model: Option<&ModelTag>,
+    people: &[PersonRecord],
+    requests: &[RequestRecord],
+) -> Result<(), GalleryError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let shown = path.display().to_string();
+    let werr = |source: std::io::Error| GalleryError::Write {
+        path: shown.clone(),
+        source,
+    };
+    let yaml_err = |e: serde_yaml_ng::Error| werr(std::io::Error::new(std::io::ErrorKind::InvalidData, e));
+    let file = GalleryFile {
+        format: FORMAT,
+        model: model.cloned(),
+        requests: requests.to_vec(),
+        people_count: Some(people.len()),
+        people_sha256: Some(people_sha256(people).map_err(yaml_err)?),
+        people: people.to_vec(),
+    };
+    let text = serde_yaml_ng::to_string(&file).map_err(yaml_err)?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir).map_err(werr)?;
+    let tmp = dir.join(format!("{}{}", temporary_prefix(path), std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(b"# facerec gallery: people and their face vectors (written by facerec; edit with care)\n")?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        std::fs::File::open(&dir)?.sync_all()
+    })();
+    if result.is_err() && tmp.exists() {
+        if let Err(e) = std::fs::remove_file(&tmp) {
+            tracing::warn!(
+                "cannot remove the temporary file {} of a failed save: {e}",
+                tmp.display()
+            );
+        }
+    }
+    result.map_err(werr)
 }
 
 /// The start of the name of a save's temporary file for `path`: `.<file name>.tmp-`, the pid
@@ -919,6 +1158,158 @@ pub fn remove_stale_temporaries(path: &Path) -> Vec<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A gallery file in `dir` with `names`, each with one 3-d sample of its own.
+    fn shared_file(dir: &Path, names: &[&str]) -> PathBuf {
+        let path = dir.join("people.yaml");
+        let mut g = Gallery::open_or_create(&path).expect("new");
+        g.bind_model(&tag("a")).expect("bind");
+        for (i, name) in names.iter().enumerate() {
+            g.add(name, vec![vec![1.0, i as f32, 0.5]]).expect("add");
+        }
+        g.save().expect("save");
+        path
+    }
+
+    fn names_of(g: &Gallery) -> Vec<String> {
+        let mut names: Vec<String> = g.people().map(|(n, _)| n.to_owned()).collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn two_writers_of_one_file_keep_each_others_people() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = shared_file(dir.path(), &["ann", "bob"]);
+        let mut node = Gallery::load(&path).expect("node");
+        let mut cli = Gallery::load(&path).expect("cli");
+        cli.add("carol", vec![vec![0.0, 1.0, 0.0]]).expect("add");
+        cli.save().expect("cli save");
+        // The node, which never read carol, saves its own enrolment: carol stays.
+        node.add("dan", vec![vec![0.0, 0.0, 1.0]]).expect("add");
+        node.save().expect("node save");
+        let on_disk = Gallery::load(&path).expect("load");
+        assert_eq!(names_of(&on_disk), ["ann", "bob", "carol", "dan"]);
+        assert_eq!(names_of(&node), names_of(&on_disk), "the node now holds carol too");
+        // carol is matched by the node without a reload.
+        assert_eq!(
+            node.best_match(&[0.0, 1.0, 0.0]).map(|m| m.name),
+            Some("carol".to_owned())
+        );
+        // The CLI forgets bob; the node, which still holds him, learns ann and saves: bob stays
+        // forgotten (not resurrected), ann keeps her learned sample.
+        let mut cli = Gallery::load(&path).expect("cli");
+        assert!(cli.remove_and_save("bob").expect("forget") > 0);
+        node.learn("ann", vec![1.0, 0.1, 0.4], 4).expect("learn");
+        node.save().expect("node save");
+        let on_disk = Gallery::load(&path).expect("load");
+        assert_eq!(names_of(&on_disk), ["ann", "carol", "dan"]);
+        assert_eq!(on_disk.people().find(|(n, _)| *n == "ann").map(|(_, c)| c), Some(2));
+        assert_eq!(node.take_removed_elsewhere(), ["bob"]);
+    }
+
+    #[test]
+    fn a_refresh_takes_in_outside_changes_and_keeps_unsaved_ones() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = shared_file(dir.path(), &["ann", "bob"]);
+        let mut node = Gallery::load(&path).expect("node");
+        node.set_persist_anonymous(false);
+        let stranger = node
+            .add_anonymous("cam", 5, 1, 5, vec![vec![0.3, 0.3, 0.3]])
+            .expect("anonymous");
+        assert!(!node.changed_on_disk());
+        assert_eq!(node.refresh().expect("refresh"), None);
+        let mut cli = Gallery::load(&path).expect("cli");
+        cli.add("carol", vec![vec![0.0, 1.0, 0.0]]).expect("add");
+        cli.remove("ann");
+        cli.save().expect("cli save");
+        assert!(node.changed_on_disk());
+        let changes = node.refresh().expect("refresh").expect("changed");
+        assert_eq!(changes.added, ["carol"]);
+        assert_eq!(changes.removed, ["ann"]);
+        assert!(node.contains(&stranger), "the in-memory stranger is kept");
+        assert!(!node.contains("ann"));
+        assert_eq!(
+            node.best_match(&[1.0, 1.0, 0.5]).map(|m| m.name),
+            Some("bob".to_owned())
+        );
+        assert!(!node.changed_on_disk());
+        // A file that became unreadable changes nothing and is not overwritten.
+        std::fs::write(&path, "format: 2\npeople: [").expect("corrupt");
+        assert!(node.refresh().is_err());
+        assert!(node.contains("carol"));
+        assert!(node.save().is_err(), "a save never overwrites a file it cannot read");
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), "format: 2\npeople: [");
+    }
+
+    #[test]
+    fn one_name_enrolled_by_two_writers_with_different_faces_is_refused() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = shared_file(dir.path(), &["ann"]);
+        let mut node = Gallery::load(&path).expect("node");
+        let mut cli = Gallery::load(&path).expect("cli");
+        cli.add_and_save("carol", vec![vec![0.0, 1.0, 0.0]]).expect("cli");
+        let err = node
+            .add_and_save("carol", vec![vec![0.0, 0.0, 1.0]])
+            .expect_err("two carols");
+        assert!(matches!(err, GalleryError::WriterConflict { .. }), "{err}");
+        let on_disk = Gallery::load(&path).expect("load");
+        assert_eq!(
+            on_disk.best_match(&[0.0, 1.0, 0.0]).map(|m| m.name),
+            Some("carol".to_owned())
+        );
+        assert!(!node.contains("carol"), "the refused enrolment is undone");
+    }
+
+    #[test]
+    fn concurrent_writers_lose_nobody() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = shared_file(dir.path(), &["ann"]);
+        let writers: Vec<_> = (0..4)
+            .map(|w| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    let mut g = Gallery::load(&path).expect("load");
+                    for i in 0..10 {
+                        g.add_and_save(&format!("w{w} p{i}"), vec![vec![w as f32, i as f32, 1.0]])
+                            .expect("save");
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().expect("writer");
+        }
+        let on_disk = Gallery::load(&path).expect("load");
+        assert_eq!(on_disk.len(), 41);
+    }
+
+    #[test]
+    fn a_request_is_recorded_with_its_effect_and_only_then() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = shared_file(dir.path(), &["ann"]);
+        let mut g = Gallery::load(&path).expect("load");
+        let record = |id: &str| RequestRecord {
+            id: id.to_owned(),
+            service: "enroll".into(),
+            summary: "enrolled 'carol'".into(),
+            count: 1,
+        };
+        g.set_pending_request(Some(record("c1:1")));
+        g.add_and_save("carol", vec![vec![0.0, 1.0, 0.0]]).expect("save");
+        // A refused change records nothing.
+        g.set_pending_request(Some(record("c1:2")));
+        assert!(g.add_and_save("person_abcd", vec![vec![0.0, 1.0, 0.0]]).is_err());
+        g.set_pending_request(None);
+        let reloaded = Gallery::load(&path).expect("load");
+        assert_eq!(reloaded.recorded_request("c1:1"), Some(&record("c1:1")));
+        assert_eq!(reloaded.recorded_request("c1:2"), None);
+        assert!(reloaded.contains("carol"));
+        // Kept through another writer's save, and the file still checks.
+        let mut cli = Gallery::load(&path).expect("cli");
+        cli.remove_and_save("ann").expect("forget");
+        assert!(Gallery::load(&path).expect("load").recorded_request("c1:1").is_some());
+    }
 
     fn tag(sha: &str) -> ModelTag {
         ModelTag {
@@ -1058,7 +1449,7 @@ mod tests {
             "format: 1\nmodel:\n  file: m.onnx\n  sha256: a\n  dim: 3\npeople:\n- name: ann\n  embeddings:\n  - [1.0, 0.0, 0.0]\n",
         )
         .expect("write");
-        let g = Gallery::load(&path).expect("format 1 loads");
+        let mut g = Gallery::load(&path).expect("format 1 loads");
         assert_eq!(g.people().collect::<Vec<_>>(), vec![("ann", 1)]);
         g.save().expect("save");
         let text = std::fs::read_to_string(&path).expect("read");

@@ -140,7 +140,7 @@ pub enum PeopleError {
     Gallery(#[from] GalleryError),
     #[error("track {id} is already named '{name}'; forget '{name}' first, or name another track")]
     TrackNamed { id: u64, name: String },
-    #[error("the gallery could not be saved, nothing was changed: {source}")]
+    #[error("the gallery could not be saved, nothing was changed")]
     Save {
         #[source]
         source: GalleryError,

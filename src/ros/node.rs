@@ -256,29 +256,37 @@ pub async fn run(args: RosArgs, env: RosEnv, shutdown: impl Future<Output = ()>)
     let enroll_server = server::<Enroll>(&mut node, mapping, &names.resolve("~/enroll")?)?;
     let forget_server = server::<Forget>(&mut node, mapping, &names.resolve("~/forget")?)?;
     let list_server = server::<ListPeople>(&mut node, mapping, &names.resolve("~/list_people")?)?;
-    tasks.push(serve(
+    tasks.push(serve_recorded(
         enroll_server,
         "enroll",
         life_start_ns,
         Stale::Refuse(services::refused_enroll),
+        Some(Box::new({
+            let h = handlers.clone();
+            move |key: &str| h.recorded_enroll(key)
+        })),
         {
             let h = handlers.clone();
-            move |req| {
+            move |req, key| {
                 let h = h.clone();
-                async move { h.enroll(req).await }
+                async move { h.enroll_as(req, Some(key)).await }
             }
         },
     ));
-    tasks.push(serve(
+    tasks.push(serve_recorded(
         forget_server,
         "forget",
         life_start_ns,
         Stale::Refuse(services::refused_forget),
+        Some(Box::new({
+            let h = handlers.clone();
+            move |key: &str| h.recorded_forget(key)
+        })),
         {
             let h = handlers.clone();
-            move |req| {
+            move |req, key| {
                 let h = h.clone();
-                async move { h.forget(req).await }
+                async move { h.forget_as(req, Some(key)).await }
             }
         },
     ));
@@ -389,6 +397,9 @@ pub async fn run(args: RosArgs, env: RosEnv, shutdown: impl Future<Output = ()>)
         &fqn,
         provider.to_string(),
     )?);
+
+    // Other writers of the gallery file (the CLI, another node): their changes taken in.
+    tasks.push(gallery_watch_task(Arc::clone(&shared)));
 
     // Every DDS entity exists: start the publisher thread and the workers.
     let (out_tx, out_rx) = mpsc::channel::<Output>(OUTPUT_QUEUE);
@@ -594,6 +605,39 @@ fn server<S: RosService>(
     Ok(dds::server::<S>(node, mapping, resolved, service_qos())?)
 }
 
+/// How often the gallery file is checked for changes by other writers (a `stat`).
+const GALLERY_WATCH_PERIOD: Duration = Duration::from_secs(1);
+
+/// Checks the gallery file every [`GALLERY_WATCH_PERIOD`] and, when another writer (the CLI,
+/// another node) saved it, reloads it merged with this node's unsaved changes; tracks drop the
+/// names of people forgotten there ([`services::take_outside_changes`]).
+fn gallery_watch_task(shared: Arc<Shared>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(GALLERY_WATCH_PERIOD);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let changed = shared
+                .gallery
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .changed_on_disk();
+            // Also after a save that merged another writer's forget (trackers must drop it).
+            let shared = Arc::clone(&shared);
+            let sync = tokio::task::spawn_blocking(move || {
+                if changed {
+                    services::take_outside_changes(&shared);
+                } else {
+                    services::drop_names_removed_elsewhere(&shared);
+                }
+            });
+            if let Err(e) = sync.await {
+                tracing::warn!("gallery watch: {e}");
+            }
+        }
+    })
+}
+
 /// What a server does with a request sent before it existed (see [`requests`]).
 enum Stale<Resp> {
     /// Answer with this refusal (services that change something: the client learns that its
@@ -602,6 +646,11 @@ enum Stale<Resp> {
     /// Do not answer (read-only services, whose responses have no room for a refusal).
     Ignore,
 }
+
+/// The answer a previous life of the node (or this one) recorded in the gallery for a request
+/// id it executed (see [`requests`]): such a request is answered from the record, never
+/// executed again.
+type Recorded<Resp> = Box<dyn Fn(&str) -> Option<Resp> + Send + Sync>;
 
 /// Answers requests; each request runs in its own task so a long enrolment does not hold up
 /// the next request. Each request is executed at most once, and never one sent before this
@@ -620,9 +669,38 @@ where
     Fut: Future<Output = Resp> + Send + 'static,
     Server<Req, Resp>: Send + Sync,
 {
+    serve_recorded(server, what, life_start_ns, stale, None, move |req, _| handler(req))
+}
+
+/// As [`serve`], for services whose effects the gallery records with the request's id
+/// ([`requests::request_key`], handed to `handler`): a request found in `recorded` is answered
+/// from the record (also one from a previous life: it was executed, and only the answer was
+/// lost), whatever its timestamp says.
+fn serve_recorded<Req, Resp, F, Fut>(
+    server: Server<Req, Resp>,
+    what: &'static str,
+    life_start_ns: i64,
+    stale: Stale<Resp>,
+    recorded: Option<Recorded<Resp>>,
+    handler: F,
+) -> tokio::task::JoinHandle<()>
+where
+    Req: ros2_client::Message + Clone + Send + Sync + 'static,
+    Resp: ros2_client::Message + Send + Sync + 'static,
+    F: Fn(Req, String) -> Fut + Send + 'static,
+    Fut: Future<Output = Resp> + Send + 'static,
+    Server<Req, Resp>: Send + Sync,
+{
     let server = Arc::new(server);
     let mut gate = RequestGate::new(life_start_ns, requests::REMEMBERED_REQUESTS);
     let mut warned_untimed = false;
+    let mut stale_warnings = requests::RateLimit::new(Duration::from_secs(10));
+    // A test hook (interop `service_faults.py answered`): wait this long between a request's
+    // effect (saved) and its answer, so a test can kill the node in between.
+    let pause_before_answer = std::env::var("FACEREC_TEST_PAUSE_BEFORE_ANSWER_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(Duration::from_millis);
     tokio::spawn(async move {
         loop {
             let (id, req, info) = match server.async_receive_request_with_info().await {
@@ -632,9 +710,22 @@ where
                     continue;
                 }
             };
+            let key = requests::request_key(&id);
             let sent_ns = info.source_timestamp().map(|t| t.to_nanos());
-            let answer = match gate.admit(id, sent_ns) {
-                Admission::Execute => handler(req),
+            let admission = gate.admit(id, sent_ns);
+            if admission != Admission::Duplicate {
+                if let Some(resp) = recorded.as_ref().and_then(|r| r(&key)) {
+                    tracing::info!(
+                        "{what}: request {key} was executed before (its effect is in the gallery); answered from the record, not executed again"
+                    );
+                    if let Err(e) = server.async_send_response(id, resp).await {
+                        tracing::warn!("{what}: could not send the recorded answer: {e}");
+                    }
+                    continue;
+                }
+            }
+            let answer = match admission {
+                Admission::Execute => handler(req, key),
                 Admission::ExecuteUntimed => {
                     if !warned_untimed {
                         warned_untimed = true;
@@ -643,7 +734,7 @@ where
                             id.writer_gid
                         );
                     }
-                    handler(req)
+                    handler(req, key)
                 }
                 Admission::Duplicate => {
                     tracing::debug!("{what}: request {id:?} seen before; not executed again");
@@ -652,15 +743,18 @@ where
                 Admission::BeforeThisLife { early_ns } => {
                     #[allow(clippy::cast_precision_loss)]
                     let early_s = early_ns as f64 / 1e9;
-                    tracing::warn!(
-                        "{what}: request {} of client {:?} was sent {early_s:.3} s before this node started (to a previous run of the node); not executed",
-                        id.sequence_number,
-                        id.writer_gid
-                    );
+                    if let Some(suppressed) = stale_warnings.allow() {
+                        tracing::warn!(
+                            "{what}: request {} of client {:?} was sent {early_s:.3} s before this node started (to a previous run of the node) and is not in the gallery's record of executed requests; not executed{}",
+                            id.sequence_number,
+                            id.writer_gid,
+                            requests::suppressed_note(suppressed)
+                        );
+                    }
                     match &stale {
                         Stale::Refuse(refusal) => {
                             let resp = refusal(format!(
-                                "not executed: the request was sent {early_s:.3} s before this node started (to a previous run of the node, or the client's clock is behind this host's); call again"
+                                "not executed: the request was sent {early_s:.3} s before this node started (to a previous run of the node, or the client's clock is behind this host's), and no run of the node recorded executing it; call again"
                             ));
                             if let Err(e) = server.async_send_response(id, resp).await {
                                 tracing::warn!("{what}: could not send the refusal: {e}");
@@ -674,6 +768,9 @@ where
             let server = Arc::clone(&server);
             tokio::spawn(async move {
                 let resp = answer.await;
+                if let Some(pause) = pause_before_answer {
+                    tokio::time::sleep(pause).await;
+                }
                 if let Err(e) = server.async_send_response(id, resp).await {
                     tracing::warn!("{what}: could not send the response: {e}");
                 }

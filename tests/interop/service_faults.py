@@ -11,6 +11,18 @@ header of rmw_cyclonedds_cpp ("cyclone"). This script starts and kills the node 
             enrolled twice). Repeated --rounds times.
   big-list  the node starts on a generated gallery of --people people (random vectors tagged
             with the shipped model) and ~/list_people must answer all of them.
+  answered  (issue 25, Cyclone mapping) the node waits between saving a request's effect and
+            answering it (FACEREC_TEST_PAUSE_BEFORE_ANSWER_MS) and is killed with SIGKILL in
+            between, --rounds times, alternately during an enroll and a forget; the restarted
+            node must answer the waiting client success ("already done"), whether the request
+            reaches it from the client writer's history or as the same request sent again (same
+            client id and sequence number), and the gallery must hold each person once with one
+            sample (before, the answer was "not executed ... call again": a client that did so
+            enrolled twice).
+  writers   (issue 25, Fast DDS mapping) other writers of a running node's gallery: the CLI
+            enrolls and forgets, a second node enrolls; the running node must take their
+            changes in (listed within seconds) and its own saves must keep them (nobody lost,
+            nobody forgotten brought back).
 
 Each event is one JSON line; the exit status says whether every check held.
 Loopback only (run it in a network namespace holding only lo, as scripts/interop_test.sh does).
@@ -269,6 +281,180 @@ def restart(args, client):
     return ok
 
 
+def people_on_disk(cli, gallery):
+    """{name: samples} of a gallery file, read by the facerec CLI."""
+    out = subprocess.run([cli, "people", "--gallery", gallery, "--json"], capture_output=True, text=True)
+    if out.returncode != 0:
+        return None
+    people = {}
+    for line in out.stdout.splitlines():
+        p = json.loads(line)
+        people[p["name"]] = p["samples"] + p.get("learned", 0)
+    return people
+
+
+def wait_for_file(gallery, needle, present, timeout):
+    """Whether `needle` is (or is not, per `present`) in the gallery file within `timeout` s."""
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            with open(gallery, errors="replace") as f:
+                text = f.read()
+        except OSError:
+            text = ""
+        if (needle in text) == present:
+            return True
+        if time.monotonic() >= end:
+            return False
+        time.sleep(0.02)
+
+
+def answered(args, client):
+    """Kill -9 between a saved effect and its answer; the next life answers from the record.
+
+    Cyclone mapping: the request's identity (client id, sequence number) is in its payload, so
+    the client can wait for the request writer's history to reach the new life and, failing
+    that, send the very same request again (same id): the idempotent retry a careful client
+    makes. Either way the new life must answer "already done", never execute it again."""
+    if args.mapping != "cyclone":
+        raise SystemExit("answered: --mapping cyclone (the request id is in the payload)")
+    image = load_rgb(args.photo)
+    w, h, data = image
+    img = client.Image(client.Header(client.Time(0, 0), "request"), h, w, "rgb8", 0, w * 3, list(data))
+    ok = True
+    answers, how = [], []
+    slow = f"env FACEREC_TEST_PAUSE_BEFORE_ANSWER_MS=4000 {args.node_cmd}"
+    life = NodeLife(slow, f"{args.logs}.life0.log")
+    ok &= life.wait_ready(args.timeout)
+    expected = {}
+    for rnd in range(args.rounds):
+        enrolling = rnd % 2 == 0
+        name = f"kept{rnd}" if enrolling else f"kept{rnd - 1}"
+        which = "enroll" if enrolling else "forget"
+        req_t = client.types[which][0]
+        client.seq += 1
+        seq = client.seq
+        req = req_t(client.client_id, seq, name, "", img, 0, 0.0, "", "") if enrolling else req_t(client.client_id, seq, name)
+        writer, reader = client.endpoints[which]
+        end = time.monotonic() + args.timeout
+        while time.monotonic() < end and not (writer.get_matched_subscriptions() and reader.get_matched_publications()):
+            time.sleep(0.05)
+
+        def reply():
+            for rep in reader.take(N=10):
+                if list(rep.client_id) == client.client_id and rep.sequence_number == seq:
+                    return rep
+            return None
+
+        writer.write(req)
+        # Saved: the gallery file holds the effect; the answer is being held back 4 s.
+        saved = wait_for_file(args.gallery, f"name: {name}\n", enrolling, args.timeout)
+        early = reply()
+        life.kill9()
+        life = NodeLife(slow, f"{args.logs}.life{rnd + 1}.log")
+        ready = life.wait_ready(args.timeout)
+        got, path = early, "first life" if early is not None else None
+        end = time.monotonic() + 10.0
+        while got is None and time.monotonic() < end:
+            got = reply()
+            path = "history"
+            time.sleep(0.05)
+        if got is None:
+            writer.write(req)  # the same request again: same client id, same sequence number
+            end = time.monotonic() + args.timeout
+            while got is None and time.monotonic() < end:
+                got = reply()
+                path = "same-id retry"
+                time.sleep(0.05)
+        answer = None if got is None else (bool(got.success), got.message)
+        answers.append(answer)
+        how.append(path if got is not None else None)
+        if enrolling:
+            expected[name] = 1
+        else:
+            expected.pop(name, None)
+        right = ready and saved and early is None and answer is not None and answer[0] and "already done" in answer[1]
+        emit("restart", round=rnd, service=which, name=name, saved_before_kill=saved,
+             answered_before_kill=early is not None, answer=answer, answered_via=how[-1], ok=right)
+        ok &= right
+    time.sleep(1.0)
+    held = people_on_disk(args.cli, args.gallery)
+    emit("gallery", held=held, expected=expected)
+    ok &= held == expected
+    life.stop()
+    emit("summary", mapping=args.mapping, rounds=args.rounds,
+         answered_success=sum(1 for a in answers if a is not None and a[0]),
+         answered_already_done=sum(1 for a in answers if a is not None and a[0] and "already done" in a[1]),
+         answered_not_done=sum(1 for a in answers if a is not None and not a[0]),
+         unanswered=sum(1 for a in answers if a is None),
+         via_history=how.count("history"), via_same_id_retry=how.count("same-id retry"))
+    return ok
+
+
+def writers(args, client):
+    """The CLI and a second node write a running node's gallery; nobody is lost."""
+    import rclpy  # noqa: F401  (the client's context)
+    image = load_rgb(args.photo)
+    ok = True
+    a = NodeLife(args.node_cmd, f"{args.logs}.a.log")
+    ok &= a.wait_ready(args.timeout)
+    def enroll(c, name):
+        r = c.enroll(name, image, args.timeout)
+        emit("enroll", name=name, answer=r)
+        return r is not None and r[0]
+
+    def listed_within(c, name, present, timeout):
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < timeout:
+            r = c.list_people(args.timeout)
+            if r is not None and (name in r[0]) == present:
+                return round(time.monotonic() - t0, 2)
+            client.spin(0.2)
+        return None
+
+    def cli(*words):
+        out = subprocess.run([args.cli, *words], capture_output=True, text=True)
+        emit("cli", args=list(words), rc=out.returncode, stderr=out.stderr.strip()[-300:])
+        return out.returncode == 0
+
+    ok &= enroll(client, "ada")
+    ok &= cli("enroll", "--gallery", args.gallery, "--name", "carol", args.photo2)
+    seen = listed_within(client, "carol", True, 10.0)
+    emit("gallery", step="cli enrolled carol", node_lists_carol_after_s=seen)
+    ok &= seen is not None
+    ok &= enroll(client, "dan")
+    ok &= cli("people", "--gallery", args.gallery, "--forget", "carol")
+    gone = listed_within(client, "carol", False, 10.0)
+    emit("gallery", step="cli forgot carol", node_drops_carol_after_s=gone)
+    ok &= gone is not None
+    ok &= enroll(client, "eve")
+    b = NodeLife(args.node2_cmd, f"{args.logs}.b.log")
+    ok &= b.wait_ready(args.timeout)
+    client_b = FastDdsClient.__new__(FastDdsClient)
+    client_b.rclpy, client_b.node = client.rclpy, client.node
+    client_b.Enroll, client_b.Forget, client_b.ListPeople = client.Enroll, client.Forget, client.ListPeople
+    client_b.clients = {
+        "enroll": client.node.create_client(client.Enroll, f"{args.node2}/enroll"),
+        "forget": client.node.create_client(client.Forget, f"{args.node2}/forget"),
+        "list_people": client.node.create_client(client.ListPeople, f"{args.node2}/list_people"),
+    }
+    ok &= enroll(client_b, "finn")
+    seen = listed_within(client, "finn", True, 10.0)
+    emit("gallery", step="second node enrolled finn", node_lists_finn_after_s=seen)
+    ok &= seen is not None
+    ok &= enroll(client, "gus")
+    seen = listed_within(client_b, "gus", True, 10.0)
+    emit("gallery", step="first node enrolled gus", second_node_lists_gus_after_s=seen)
+    ok &= seen is not None
+    b.stop()
+    a.stop()
+    held = people_on_disk(args.cli, args.gallery)
+    expected = {"ada": 1, "dan": 1, "eve": 1, "finn": 1, "gus": 1}
+    emit("gallery", step="end", held=held, expected=expected)
+    ok &= held == expected
+    return ok
+
+
 def model_tag(path):
     tag = {}
     with open(path) as f:
@@ -314,7 +500,7 @@ def big_list(args, client):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("what", choices=["restart", "big-list"])
+    p.add_argument("what", choices=["restart", "big-list", "answered", "writers"])
     p.add_argument("--mapping", choices=["fastdds", "cyclone"], required=True)
     p.add_argument("--node", default="/facerec", help="fully qualified name of the node")
     p.add_argument("--node-cmd", required=True, help="shell command that starts facerec_node (exec'd)")
@@ -327,9 +513,13 @@ def main():
     p.add_argument("--people", type=int, default=3300)
     p.add_argument("--model-tag-from", default="config/gallery.yaml")
     p.add_argument("--timeout", type=float, default=60.0)
+    p.add_argument("--cli", help="answered/writers: the facerec command line binary")
+    p.add_argument("--photo2", help="writers: the photo the CLI enrolls carol from")
+    p.add_argument("--node2", default="/facerec2", help="writers: the second node's name")
+    p.add_argument("--node2-cmd", help="writers: shell command that starts the second node on the same gallery")
     args = p.parse_args()
     client = FastDdsClient(args.node) if args.mapping == "fastdds" else CycloneClient(args.node)
-    ok = restart(args, client) if args.what == "restart" else big_list(args, client)
+    ok = {"restart": restart, "big-list": big_list, "answered": answered, "writers": writers}[args.what](args, client)
     emit("done", ok=bool(ok))
     return 0 if ok else 1
 

@@ -301,7 +301,7 @@ pub async fn enroll_person(
             height: bbox.map_or(0.0, |b| b.height),
         });
     };
-    let enrolling = services.enroll_with(enroll_request(goal), context.cancelled(), on_frame);
+    let enrolling = services.enroll_with(enroll_request(goal), None, context.cancelled(), on_frame);
     let forwarding = async {
         while let Some(feedback) = feedback_rx.recv().await {
             context.feedback(feedback).await;

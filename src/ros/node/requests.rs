@@ -12,6 +12,13 @@
 //! the node's start refused (it is told so and may call again), one whose clock is ahead by `d`
 //! may have requests sent up to `d` before the start executed.
 //!
+//! What makes the first rule hold across a crash: a request that changes the gallery is recorded
+//! there, by its [`request_key`], in the same atomic save as its effect
+//! (`Gallery::set_pending_request`). A restarted node that receives a request again looks it up
+//! first: found, it was executed and only the answer was lost, so it is answered from the record;
+//! not found and sent before the start, it was provably not executed (its effect and its record
+//! are written together) and is refused with "call again".
+//!
 //! Pure bookkeeping; the servers that consult it live in `node`.
 
 use std::collections::{BTreeSet, VecDeque};
@@ -95,6 +102,50 @@ impl RequestGate {
     }
 }
 
+/// The id a request is recorded under: the client's GID in hex and the sequence number.
+pub fn request_key(id: &RmwRequestId) -> String {
+    format!("{}:{}", hex::encode(id.writer_gid.as_bytes()), id.sequence_number)
+}
+
+/// At most one message per `period`; counts what it held back.
+#[derive(Debug)]
+pub struct RateLimit {
+    period: std::time::Duration,
+    last: Option<std::time::Instant>,
+    suppressed: u64,
+}
+
+impl RateLimit {
+    pub fn new(period: std::time::Duration) -> Self {
+        Self {
+            period,
+            last: None,
+            suppressed: 0,
+        }
+    }
+
+    /// `Some(held back since the last one)` when a message may go out now, else `None` (and
+    /// one more is counted as held back).
+    pub fn allow(&mut self) -> Option<u64> {
+        let now = std::time::Instant::now();
+        if self.last.is_some_and(|t| now.duration_since(t) < self.period) {
+            self.suppressed += 1;
+            return None;
+        }
+        self.last = Some(now);
+        Some(std::mem::take(&mut self.suppressed))
+    }
+}
+
+/// " (N more like it held back)" after a rate-limited message, or nothing.
+pub fn suppressed_note(suppressed: u64) -> String {
+    if suppressed == 0 {
+        String::new()
+    } else {
+        format!(" ({suppressed} more like it since the last such warning)")
+    }
+}
+
 /// Nanoseconds since the Unix epoch by this host's clock (0 if the clock is before 1970).
 pub fn now_ns() -> i64 {
     std::time::SystemTime::now()
@@ -133,6 +184,24 @@ mod tests {
         );
         assert_eq!(gate.admit(id(1, 7), Some(400)), Admission::Duplicate);
         assert_eq!(gate.admit(id(1, 8), Some(1_000)), Admission::Execute);
+    }
+
+    #[test]
+    fn request_keys_tell_clients_and_calls_apart() {
+        assert_ne!(request_key(&id(1, 7)), request_key(&id(2, 7)));
+        assert_ne!(request_key(&id(1, 7)), request_key(&id(1, 8)));
+        assert_eq!(request_key(&id(1, 7)), request_key(&id(1, 7)));
+    }
+
+    #[test]
+    fn a_rate_limit_lets_one_through_per_period_and_counts_the_rest() {
+        let mut limit = RateLimit::new(std::time::Duration::from_secs(3600));
+        assert_eq!(limit.allow(), Some(0));
+        assert_eq!(limit.allow(), None);
+        assert_eq!(limit.allow(), None);
+        let mut open = RateLimit::new(std::time::Duration::ZERO);
+        assert_eq!(open.allow(), Some(0));
+        assert_eq!(open.allow(), Some(0));
     }
 
     #[test]

@@ -18,10 +18,11 @@ use tokio::sync::oneshot;
 
 use super::enroll::{collect, Collected, Sample};
 use super::lifecycle::State as LifecycleStateKind;
+use super::lifecycle::{GRAPH as LIFECYCLE_GRAPH, STATES as LIFECYCLE_STATES};
 use super::workers::{EnrollJob, Shared};
 use crate::enroll::EnrollRefusal;
 use crate::frame::FrameError;
-use crate::gallery::{validate_name, GalleryError};
+use crate::gallery::{validate_name, GalleryError, RequestRecord};
 use crate::people::{People, PeopleError};
 use crate::pipeline::PipelineError;
 use crate::ros::error_chain;
@@ -136,6 +137,71 @@ pub fn refused_forget(message: String) -> ForgetResponse {
     }
 }
 
+/// How an answer from the gallery's record of executed requests starts.
+pub const ALREADY_DONE: &str =
+    "already done before the restart (answered from the gallery's record, not executed again)";
+
+/// The record of a change made for request `request` (none without an id).
+fn recorded(service: &str, request: Option<String>, summary: &str, count: usize) -> Option<RequestRecord> {
+    request.map(|id| RequestRecord {
+        id,
+        service: service.to_owned(),
+        summary: summary.to_owned(),
+        count: u32::try_from(count).unwrap_or(u32::MAX),
+    })
+}
+
+/// Takes in what other writers (the CLI, another node) saved to the gallery file since this
+/// node last read or wrote it, and logs who came and went. A file that cannot be read is
+/// logged and left alone: the node keeps what it holds, and its next save is refused rather
+/// than overwriting the file.
+pub fn refresh_logged(gallery: &mut crate::gallery::Gallery) {
+    match gallery.refresh() {
+        Ok(Some(changes)) => {
+            let path = gallery.path().map(|p| p.display().to_string()).unwrap_or_default();
+            tracing::info!(
+                "gallery {path} changed on disk: reloaded ({} people); added {:?}, removed {:?}",
+                gallery.len(),
+                changes.added,
+                changes.removed
+            );
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!(
+            "the gallery file changed on disk but cannot be read again (keeping the people held): {}",
+            error_chain(&e)
+        ),
+    }
+}
+
+/// Takes in outside changes of the gallery file (every tracker locked in camera order, then the
+/// gallery, as everywhere) and drops the names of people forgotten elsewhere from the tracks, so
+/// no track keeps the name of somebody no longer enrolled. The node calls it periodically.
+pub fn take_outside_changes(shared: &Shared) {
+    let mut trackers: Vec<_> = (0..shared.trackers.len()).filter_map(|c| shared.tracker(c)).collect();
+    let mut gallery = shared.gallery.write().unwrap_or_else(PoisonError::into_inner);
+    refresh_logged(&mut gallery);
+    for name in gallery.take_removed_elsewhere() {
+        for t in &mut trackers {
+            t.forget_person(&name);
+        }
+    }
+}
+
+/// As [`take_outside_changes`] without reading the file: only the names that a save's merge
+/// found forgotten elsewhere leave the tracks (cheap: a read lock when there are none).
+pub fn drop_names_removed_elsewhere(shared: &Shared) {
+    let pending = !shared
+        .gallery
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .removed_elsewhere()
+        .is_empty();
+    if pending {
+        take_outside_changes(shared);
+    }
+}
+
 fn refuse(message: impl Into<String>) -> EnrollResponse {
     EnrollResponse {
         success: false,
@@ -176,9 +242,40 @@ impl Services {
             })
     }
 
-    /// `~/enroll`.
+    /// `~/enroll` without a request id (tests).
+    #[cfg(test)]
     pub async fn enroll(&self, req: EnrollRequest) -> EnrollResponse {
-        self.enroll_with(req, std::future::pending(), |_, _, _| {}).await
+        self.enroll_as(req, None).await
+    }
+
+    /// `~/enroll` for request `request` ([`super::requests::request_key`]): a change it makes is
+    /// recorded under that id in the same save ([`Self::recorded_enroll`]).
+    pub async fn enroll_as(&self, req: EnrollRequest, request: Option<String>) -> EnrollResponse {
+        self.enroll_with(req, request, std::future::pending(), |_, _, _| {})
+            .await
+    }
+
+    /// The answer to an `~/enroll` request executed before (by this run of the node or a
+    /// previous one), from the gallery's record; `None` when it was never executed.
+    pub fn recorded_enroll(&self, request: &str) -> Option<EnrollResponse> {
+        let gallery = self.shared.gallery.read().unwrap_or_else(PoisonError::into_inner);
+        let done = gallery.recorded_request(request).filter(|r| r.service == "enroll")?;
+        Some(EnrollResponse {
+            success: true,
+            message: format!("{ALREADY_DONE}: {}", done.summary),
+            samples_used: done.count,
+        })
+    }
+
+    /// The answer to a `~/forget` request executed before, from the gallery's record.
+    pub fn recorded_forget(&self, request: &str) -> Option<ForgetResponse> {
+        let gallery = self.shared.gallery.read().unwrap_or_else(PoisonError::into_inner);
+        let done = gallery.recorded_request(request).filter(|r| r.service == "forget")?;
+        Some(ForgetResponse {
+            success: true,
+            message: format!("{ALREADY_DONE}: {}", done.summary),
+            removed: done.count,
+        })
     }
 
     /// `~/enroll`, and the `~/enroll_person` action: a collection from a camera stops with
@@ -188,6 +285,7 @@ impl Services {
     pub async fn enroll_with(
         &self,
         req: EnrollRequest,
+        request: Option<String>,
         cancel: impl Future<Output = ()>,
         on_frame: impl FnMut(&Collected, usize, &Sample),
     ) -> EnrollResponse {
@@ -201,10 +299,10 @@ impl Services {
             return refuse(ServiceError::SeveralSources.to_string());
         }
         if !track.is_empty() {
-            return self.enroll_track(&req.name, &req.camera, track).await;
+            return self.enroll_track(&req.name, &req.camera, track, request).await;
         }
         if !person.is_empty() {
-            return self.enroll_anonymous(&req.name, person).await;
+            return self.enroll_anonymous(&req.name, person, request).await;
         }
         let (samples, source) = if req.image.data.is_empty() {
             match self.collect_from_camera(&req, cancel, on_frame).await {
@@ -219,24 +317,24 @@ impl Services {
         };
         let used = samples.len();
         let name = req.name.clone();
+        let summary = format!("enrolled '{}': {used} sample(s) from {source}", req.name);
+        let record = recorded("enroll", request, &summary, used);
         let result = self
             .with_gallery(move |g| {
-                g.add_and_save(&name, samples)?;
+                refresh_logged(g);
+                g.set_pending_request(record);
+                let saved = g.add_and_save(&name, samples);
+                g.set_pending_request(None);
+                saved?;
                 Ok(g.people().find(|(n, _)| *n == name).map_or(0, |(_, c)| c))
             })
             .await;
         match result {
             Ok(total) => {
-                tracing::info!(
-                    "enrolled '{}': {used} sample(s) from {source}; {total} stored",
-                    req.name
-                );
+                tracing::info!("{summary}; {total} stored");
                 EnrollResponse {
                     success: true,
-                    message: format!(
-                        "enrolled '{}': {used} sample(s) from {source}; {total} stored in total",
-                        req.name
-                    ),
+                    message: format!("{summary}; {total} stored in total"),
                     // At most MAX_ENROLL_SAMPLES; saturating keeps the u32 field honest anyway.
                     samples_used: u32::try_from(used).unwrap_or(u32::MAX),
                 }
@@ -288,7 +386,7 @@ impl Services {
 
     /// `~/enroll` with `track_id`: the track's collected samples become `name`'s, saved before
     /// the answer ([`People::enroll_track`]).
-    async fn enroll_track(&self, name: &str, camera: &str, track: &str) -> EnrollResponse {
+    async fn enroll_track(&self, name: &str, camera: &str, track: &str, request: Option<String>) -> EnrollResponse {
         let Ok(id) = track.parse::<u64>() else {
             return refuse(error_chain(&ServiceError::BadTrackId(track.to_owned())));
         };
@@ -303,10 +401,15 @@ impl Services {
                 let topic = shared.cameras.get(index).map(|c| c.topic.clone()).unwrap_or_default();
                 let mut tracker = shared.tracker(index).ok_or(ServiceError::TrackingOff)?;
                 let mut gallery = shared.gallery.write().unwrap_or_else(PoisonError::into_inner);
+                refresh_logged(&mut gallery);
+                let summary = format!("enrolled '{name_owned}' from track {id} of {topic}");
+                let count = tracker.track_samples(id).map_or(0, |s| s.len());
+                gallery.set_pending_request(recorded("enroll", request, &summary, count));
                 let done = shared
                     .people
-                    .enroll_track(&mut tracker, &mut gallery, id, &name_owned, true)?;
-                Ok((done, topic))
+                    .enroll_track(&mut tracker, &mut gallery, id, &name_owned, true);
+                gallery.set_pending_request(None);
+                Ok((done?, topic))
             })
             .await;
         match result {
@@ -335,21 +438,26 @@ impl Services {
 
     /// `~/enroll` with `person_id`: anonymous person `id` becomes `name`, saved before the
     /// answer, and every tracker's tracks of that person are renamed ([`People::name_anonymous`]).
-    async fn enroll_anonymous(&self, name: &str, id: &str) -> EnrollResponse {
+    async fn enroll_anonymous(&self, name: &str, id: &str, request: Option<String>) -> EnrollResponse {
         let (name_owned, id_owned) = (name.to_owned(), id.to_owned());
         let result = self
             .with_people(move |shared| {
                 // Every tracker (in camera order), then the gallery.
                 let mut trackers: Vec<_> = (0..shared.trackers.len()).filter_map(|c| shared.tracker(c)).collect();
                 let mut gallery = shared.gallery.write().unwrap_or_else(PoisonError::into_inner);
+                refresh_logged(&mut gallery);
+                let count = gallery.people().find(|(n, _)| *n == id_owned).map_or(0, |(_, c)| c);
+                let summary = format!("anonymous person {id_owned} is now '{name_owned}'");
+                gallery.set_pending_request(recorded("enroll", request, &summary, count));
                 let samples = People::name_anonymous(
                     &mut gallery,
                     trackers.iter_mut().map(|t| &mut **t),
                     &id_owned,
                     &name_owned,
                     true,
-                )?;
-                Ok(samples)
+                );
+                gallery.set_pending_request(None);
+                Ok(samples?)
             })
             .await;
         match result {
@@ -460,14 +568,26 @@ impl Services {
         Ok((got.samples, source))
     }
 
-    /// `~/forget`.
+    /// `~/forget` without a request id (tests).
+    #[cfg(test)]
     pub async fn forget(&self, req: ForgetRequest) -> ForgetResponse {
+        self.forget_as(req, None).await
+    }
+
+    /// `~/forget` for request `request`, recorded with its effect ([`Self::recorded_forget`]).
+    pub async fn forget_as(&self, req: ForgetRequest, request: Option<String>) -> ForgetResponse {
         let name = req.name.clone();
         let forgotten = self
             .with_people(move |shared| {
                 let mut trackers: Vec<_> = (0..shared.trackers.len()).filter_map(|c| shared.tracker(c)).collect();
                 let mut gallery = shared.gallery.write().unwrap_or_else(PoisonError::into_inner);
-                let removed = gallery.remove_and_save(&name)?;
+                refresh_logged(&mut gallery);
+                let count = gallery.people().find(|(n, _)| *n == name).map_or(0, |(_, c)| c);
+                let summary = format!("forgot '{name}' and {count} stored face vector(s)");
+                gallery.set_pending_request(recorded("forget", request, &summary, count));
+                let removed = gallery.remove_and_save(&name);
+                gallery.set_pending_request(None);
+                let removed = removed?;
                 if removed > 0 {
                     // Tracks named after the person lose the name at once.
                     for t in &mut trackers {
@@ -571,8 +691,17 @@ impl Services {
         }
     }
 
-    /// `~/list_people`.
+    /// `~/list_people` (the gallery file read again first when another writer changed it).
     pub fn list_people(&self, _req: ListPeopleRequest) -> ListPeopleResponse {
+        if self
+            .shared
+            .gallery
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .changed_on_disk()
+        {
+            refresh_logged(&mut self.shared.gallery.write().unwrap_or_else(PoisonError::into_inner));
+        }
         let gallery = self.shared.gallery.read().unwrap_or_else(PoisonError::into_inner);
         let mut people: Vec<(String, u32, bool)> = gallery
             .person_info()
