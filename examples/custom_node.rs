@@ -74,7 +74,7 @@ async fn main() -> Result<(), Error> {
         ) {
             Ok(frame) => frame,
             Err(e) => {
-                eprintln!("refused a frame: {e}");
+                eprintln!("refused a frame: {}", facerec::error_chain(&e));
                 continue;
             }
         };

@@ -53,7 +53,7 @@ use crate::frame::{Frame, FrameError, FrameLimits};
 pub enum BagError {
     #[error("{}: no such file or directory", path.display())]
     NotFound { path: PathBuf },
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Io { path: PathBuf, source: std::io::Error },
     #[error("{}: not a rosbag2 bag: {reason}", path.display())]
     NotABag { path: PathBuf, reason: String },
@@ -93,7 +93,7 @@ pub enum BagError {
         messages_read: u64,
         reason: String,
     },
-    #[error("{}: sqlite3 bag file cannot be read: {source}", path.display())]
+    #[error("{}: sqlite3 bag file cannot be read", path.display())]
     Sqlite { path: PathBuf, source: rusqlite::Error },
     #[error(
         "{}: malformed {type_name} message on {topic} at log time {log_time_ns} ns: {reason}",

@@ -210,7 +210,7 @@ impl DetectorConfig {
 pub enum DetectError {
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
-    #[error("detector inference failed: {0}")]
+    #[error("detector inference failed")]
     Inference(#[from] ort::Error),
     #[error("detector model output '{name}' is missing or has an unexpected shape {shape:?}")]
     Output { name: String, shape: Vec<i64> },

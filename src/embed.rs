@@ -44,7 +44,7 @@ impl Default for EmbedderConfig {
 pub enum EmbedError {
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
-    #[error("embedder inference failed: {0}")]
+    #[error("embedder inference failed")]
     Inference(#[from] ort::Error),
     #[error("embedder model {model}: {reason}")]
     Model { model: String, reason: String },

@@ -30,7 +30,7 @@ use faces::{FacePolicy, ImageFace};
 pub enum EvalError {
     #[error("protocol: {0}")]
     Protocol(String),
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io { path: String, source: std::io::Error },
     #[error("{path}: {message}")]
     Image { path: String, message: String },
@@ -140,7 +140,7 @@ impl Extractor<'_> {
                     None => {
                         let frame = Frame::open(path).map_err(|e| EvalError::Image {
                             path: path.display().to_string(),
-                            message: e.to_string(),
+                            message: crate::error_chain(&e),
                         })?;
                         let face = faces::face_for_frame(self.pipeline, &frame, &self.policy)?;
                         stats.computed += 1;

@@ -129,9 +129,9 @@ pub enum FrameError {
     UnsupportedCompressedFormat(String),
     #[error("empty image data")]
     EmptyData,
-    #[error("cannot decode image: {0}")]
+    #[error("cannot decode image")]
     Decode(#[from] image::ImageError),
-    #[error("cannot read image file {path}: {source}")]
+    #[error("cannot read image file {path}")]
     Read { path: String, source: std::io::Error },
 }
 

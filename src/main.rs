@@ -151,7 +151,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("facerec: error: {err:#}");
+            eprintln!("facerec: error: {}", facerec::error_chain(err.as_ref()));
             ExitCode::FAILURE
         }
     }

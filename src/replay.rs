@@ -354,7 +354,7 @@ impl<'p> Replayer<'p> {
                     frame_id: None,
                     stamp_ns: None,
                     faces: Vec::new(),
-                    error: Some(err.to_string().trim_end().to_owned()),
+                    error: Some(crate::error_chain(&err).trim_end().to_owned()),
                 }
             }
         };
@@ -388,7 +388,11 @@ impl<'p> Replayer<'p> {
         let frame = match image.to_frame() {
             Ok(frame) => frame,
             Err(e) => {
-                record.error = Some(format!("cannot convert the image: {e}").trim_end().to_owned());
+                record.error = Some(
+                    format!("cannot convert the image: {}", crate::error_chain(&e))
+                        .trim_end()
+                        .to_owned(),
+                );
                 return record;
             }
         };
@@ -424,7 +428,11 @@ impl<'p> Replayer<'p> {
                                     self.summary.anonymous.extend(u.admitted);
                                     self.summary.expired.extend(u.expired);
                                 }
-                                Err(e) => self.warnings.push(format!("{}: people update: {e}", record.describe())),
+                                Err(e) => self.warnings.push(format!(
+                                    "{}: people update: {}",
+                                    record.describe(),
+                                    crate::error_chain(&e)
+                                )),
                             }
                         }
                         let wanted: Vec<String> = self
@@ -444,7 +452,7 @@ impl<'p> Replayer<'p> {
                                     .people
                                     .enroll_track(tracker, &mut self.gallery, id, &name, false)
                                     .map(|done| (id, done))
-                                    .map_err(|e| e.to_string()),
+                                    .map_err(|e| crate::error_chain(&e)),
                                 Ok(None) => Err("the dominant face has no track (tracker cap)".to_owned()),
                                 Err(refusal) => Err(refusal.to_string()),
                             };
@@ -475,7 +483,7 @@ impl<'p> Replayer<'p> {
                             .collect()
                     }
                     Err(e) => {
-                        record.error = Some(format!("pipeline failed: {e}"));
+                        record.error = Some(format!("pipeline failed: {}", crate::error_chain(&e)));
                         return record;
                     }
                 }
@@ -492,7 +500,7 @@ impl<'p> Replayer<'p> {
                     faces
                 }
                 Err(e) => {
-                    record.error = Some(format!("pipeline failed: {e}"));
+                    record.error = Some(format!("pipeline failed: {}", crate::error_chain(&e)));
                     return record;
                 }
             },
@@ -506,9 +514,11 @@ impl<'p> Replayer<'p> {
             match &chosen {
                 Ok(face) => match self.gallery.add(&name, vec![face.embedding.clone()]) {
                     Ok(()) => *self.summary.enrolled.entry(name).or_insert(0) += 1,
-                    Err(e) => self
-                        .warnings
-                        .push(format!("{}: cannot enrol {name}: {e}", record.describe())),
+                    Err(e) => self.warnings.push(format!(
+                        "{}: cannot enrol {name}: {}",
+                        record.describe(),
+                        crate::error_chain(&e)
+                    )),
                 },
                 Err(refusal) => self.warnings.push(format!(
                     "{}: not enrolling {name} from this frame: {refusal}",

@@ -109,11 +109,11 @@ pub enum RuntimeError {
     LibraryConflict(String),
     #[error("execution provider {provider} could not be used: {reason}")]
     Provider { provider: Provider, reason: String },
-    #[error("cannot read model {path}: {source}")]
+    #[error("cannot read model {path}")]
     ModelRead { path: String, source: std::io::Error },
     #[error("cannot load model {path}: {reason}")]
     ModelLoad { path: String, reason: String },
-    #[error("ONNX Runtime error: {0}")]
+    #[error("ONNX Runtime error")]
     Ort(#[from] ort::Error),
     #[error("unknown execution provider '{0}' (expected cpu, cuda, tensorrt or auto)")]
     UnknownProvider(String),

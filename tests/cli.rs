@@ -108,3 +108,32 @@ fn errors_are_one_clear_line_and_a_failure_exit() {
     }
     assert!(!Path::new("/tmp/never-written.yaml").exists());
 }
+
+/// Issue 25: an error's cause is printed once ("Is a directory (os error 21): Is a directory
+/// (os error 21)" before): the library's errors keep their cause as their source and leave it
+/// out of their own message, and the CLI prints the chain.
+#[test]
+fn error_causes_are_printed_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A PNG signature and then no IHDR: the image crate's decoding error ends its own message
+    // with its source's.
+    let bad_png = dir.path().join("bad.png");
+    std::fs::write(&bad_png, b"\x89PNG\r\n\x1a\n garbage garbage garbage").expect("write");
+    let not_image = fixture("LICENSE").display().to_string();
+    let folder = dir.path().display().to_string();
+    for (args, cause) in [
+        (vec!["detect", folder.as_str()], "Is a directory"),
+        (vec!["detect", bad_png.to_str().expect("utf8")], "before IHDR"),
+        (vec!["detect", not_image.as_str()], "cannot decode image"),
+    ] {
+        let out = facerec(&args);
+        assert!(!out.status.success(), "{args:?} should fail");
+        let err = stderr(&out);
+        let line = err.trim_end();
+        assert_eq!(line.matches(cause).count(), 1, "{args:?}: {err}");
+        let parts: Vec<&str> = line.split(": ").collect();
+        for pair in parts.windows(2) {
+            assert_ne!(pair[0], pair[1], "{args:?}: a cause printed twice: {err}");
+        }
+    }
+}

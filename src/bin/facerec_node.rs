@@ -82,7 +82,7 @@ fn main() -> ExitCode {
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("facerec_node: error: {err:#}");
+            eprintln!("facerec_node: error: {}", facerec::error_chain(err.as_ref()));
             ExitCode::FAILURE
         }
     }

@@ -121,7 +121,7 @@ enum Outcome {
 fn crop_one(pipeline: &mut Pipeline, policy: &EnrollPolicy, photo: &Photo, out: &Path) -> anyhow::Result<Outcome> {
     let frame = match Frame::open(&photo.path) {
         Ok(frame) => frame,
-        Err(err) => return Ok(Outcome::Skipped(format!("unreadable: {err}"))),
+        Err(err) => return Ok(Outcome::Skipped(format!("unreadable: {}", facerec::error_chain(&err)))),
     };
     let detections = pipeline.detect(&frame)?.faces;
     let index = match policy.choose(&detections) {

@@ -86,7 +86,7 @@ pub fn run(args: &PlayArgs) -> anyhow::Result<()> {
                     eprint!("\rplay: {count} messages published");
                 }
             }
-            PlayEvent::Skipped(e) => eprintln!("\nfacerec: warning: skipped: {e}"),
+            PlayEvent::Skipped(e) => eprintln!("\nfacerec: warning: skipped: {}", facerec::error_chain(e)),
             PlayEvent::LoopDone(n) => tracing::info!("pass {n} over the bag done"),
         },
         async {

@@ -297,7 +297,7 @@ async fn run(
                 Ok(image) => image,
                 Err(e) => {
                     stats.skipped += 1;
-                    tracing::warn!("skipping a message: {e}");
+                    tracing::warn!("skipping a message: {}", crate::error_chain(&e));
                     on_event(PlayEvent::Skipped(&e));
                     continue;
                 }
