@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command (README; .ci/run calls it too): installs what the tests need from
-# the registries (ONNX Runtime from the PyPI wheel), checks formatting and lints, builds the core
-# library alone, then runs every Rust test. Set FACEREC_TEST_PROVIDER=cuda to run the pipeline
-# tests on the GPU.
+# the registries (ONNX Runtime from the PyPI wheel), checks formatting and lints, checks the core
+# library alone and each optional layer alone on it, then runs every Rust test. Set
+# FACEREC_TEST_PROVIDER=cuda to run the pipeline tests on the GPU.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup_ort.sh
@@ -17,5 +17,11 @@ cargo clippy --locked --all-targets -- -D warnings
 # same set of crates).
 echo "== the core library alone (cargo check --no-default-features --lib)"
 cargo check --locked --no-default-features --lib
+# Each optional layer alone on the core (issue 25: `eval` did not compile without `bag`); the
+# feature table in ARCHITECTURE.md says what each needs. `jazzy` and `humble` imply `ros`.
+for features in bag eval ros,jazzy ros,humble; do
+  echo "== one layer alone (cargo check --no-default-features --features $features --lib)"
+  cargo check --locked --no-default-features --features "$features" --lib
+done
 echo "== cargo test"
 cargo test --locked "$@"

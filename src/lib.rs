@@ -4,9 +4,10 @@
 //! nothing of ROS; the CLI, the node, bag replay, evaluation and benchmarks all call it.
 //!
 //! Cargo features add the optional layers on top of the core: `bag` (rosbag2 reading and
-//! `replay`), `eval` (accuracy evaluation), `ros` (the ROS 2 node and its messages; with exactly
-//! one wire format, `jazzy` or `humble`) and `cli` (the binaries). `cargo build
-//! --no-default-features --lib` builds the core alone.
+//! `replay`), `eval` (accuracy evaluation; with `replay`'s records, not its bag reading), `ros`
+//! (the ROS 2 node and its messages; with exactly one wire format, `jazzy` or `humble`) and
+//! `cli` (the binaries). `cargo build --no-default-features --lib` builds the core alone, and
+//! `--features X --lib` each layer alone on it.
 //!
 //! One photo through the core, as `examples/identify_photo.rs` does:
 //!
@@ -48,7 +49,8 @@ pub mod gallery;
 pub mod locate;
 pub mod people;
 pub mod pipeline;
-#[cfg(feature = "bag")]
+// The records and golden comparison with `bag` or `eval`; the replay itself with `bag`.
+#[cfg(any(feature = "bag", feature = "eval"))]
 pub mod replay;
 #[cfg(feature = "ros")]
 pub mod ros;
