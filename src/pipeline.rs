@@ -290,7 +290,11 @@ pub struct Identity {
 }
 
 /// A face with the name the gallery gives it.
-#[derive(Debug, Clone, Serialize)]
+///
+/// As JSON (`facerec identify --json`) the two scores have distinct names: `identity_score`
+/// (the similarity behind `name`, also written as `score`) and `detector_score` (the
+/// detector's confidence), beside `name`, `margin`, `best_candidate`, `bbox` and `landmarks`.
+#[derive(Debug, Clone)]
 pub struct Recognition {
     /// Person's name, or `unknown`.
     pub name: String,
@@ -300,8 +304,37 @@ pub struct Recognition {
     pub margin: f32,
     /// Best gallery match even when below the threshold.
     pub best_candidate: Option<String>,
-    #[serde(flatten)]
     pub detection: Detection,
+}
+
+/// [`Recognition`]'s JSON record. The detection used to be flattened into it, so its `score`
+/// (the detector's) overwrote the identity score under the same key.
+#[derive(Serialize)]
+struct RecognitionRecord<'a> {
+    name: &'a str,
+    identity_score: f32,
+    score: f32,
+    margin: f32,
+    best_candidate: Option<&'a str>,
+    detector_score: f32,
+    bbox: &'a crate::detect::BBox,
+    landmarks: &'a [crate::detect::Point; 5],
+}
+
+impl Serialize for Recognition {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        RecognitionRecord {
+            name: &self.name,
+            identity_score: self.score,
+            score: self.score,
+            margin: self.margin,
+            best_candidate: self.best_candidate.as_deref(),
+            detector_score: self.detection.score,
+            bbox: &self.detection.bbox,
+            landmarks: &self.detection.landmarks,
+        }
+        .serialize(s)
+    }
 }
 
 /// Names a vector against a gallery with a threshold.

@@ -109,6 +109,49 @@ fn errors_are_one_clear_line_and_a_failure_exit() {
     assert!(!Path::new("/tmp/never-written.yaml").exists());
 }
 
+/// Issue 25 item 8: `identify --json` used to flatten the detection into the face record, so the
+/// detector's `score` overwrote the identity score under the same key (a stranger's 0.130 read
+/// 0.962). The JSON now carries both, under distinct names, and `score` is the identity score,
+/// as the text output says.
+#[test]
+fn identify_json_carries_the_identity_and_the_detector_score() {
+    let photo = fixture("group/selfie-many-people.jpg").display().to_string();
+    let gallery = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/gallery.yaml");
+    let g = gallery.to_str().expect("utf8");
+
+    let out = facerec(&["identify", "--gallery", g, &photo]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    // "  NAME  score 0.130  box ..." per face, in the pipeline's order.
+    let text_scores: Vec<String> = text
+        .lines()
+        .filter_map(|l| l.split_once(" score ").map(|(_, rest)| rest))
+        .filter_map(|rest| rest.split_whitespace().next().map(str::to_owned))
+        .collect();
+
+    let out = facerec(&["identify", "--gallery", g, "--json", &photo]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_str(stdout(&out).trim()).expect("one JSON line");
+    let faces = v["faces"].as_array().expect("faces");
+    assert!(faces.len() >= 2, "{v}");
+    assert_eq!(faces.len(), text_scores.len(), "{text}\n{v}");
+    for (face, text_score) in faces.iter().zip(&text_scores) {
+        let identity = face["identity_score"].as_f64().expect("identity_score");
+        let detector = face["detector_score"].as_f64().expect("detector_score");
+        assert_eq!(&format!("{identity:.3}"), text_score, "{face}");
+        assert_eq!(
+            face["score"].as_f64(),
+            Some(identity),
+            "`score` is the identity score: {face}"
+        );
+        assert!((identity - detector).abs() > 1e-3, "{face}");
+        assert!(
+            face["name"].is_string() && face["bbox"].is_object() && face["landmarks"].is_array(),
+            "{face}"
+        );
+    }
+}
+
 /// Issue 25: an error's cause is printed once ("Is a directory (os error 21): Is a directory
 /// (os error 21)" before): the library's errors keep their cause as their source and leave it
 /// out of their own message, and the CLI prints the chain.
