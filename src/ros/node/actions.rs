@@ -347,6 +347,7 @@ pub fn check_find_person(services: &Services, goal: &FindPersonGoal) -> Result<(
     if !(goal.timeout_s.is_finite() && goal.timeout_s >= 0.0) {
         return Err(ServiceError::BadTimeout {
             timeout_s: goal.timeout_s,
+            zero: "to search until cancelled",
         });
     }
     let held = {

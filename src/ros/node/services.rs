@@ -60,8 +60,9 @@ pub enum ServiceError {
     UnknownCamera { requested: String, known: Vec<String> },
     #[error("num_samples {requested} is more than {MAX_ENROLL_SAMPLES}")]
     TooManySamples { requested: u32 },
-    #[error("timeout_s {timeout_s} must be a positive number of seconds (or 0 for the default)")]
-    BadTimeout { timeout_s: f32 },
+    /// `zero` says what 0 means for this request (the node's default, or no timeout at all).
+    #[error("timeout_s {timeout_s} must be a positive number of seconds, or 0 {zero}")]
+    BadTimeout { timeout_s: f32, zero: &'static str },
     #[error("no usable face from {from} within {:.1} s ({frames} frame(s) seen): no frames were processed from {from}", .waited.as_secs_f32())]
     NoFrames {
         from: String,
@@ -502,7 +503,10 @@ impl Services {
         } else if timeout_s.is_finite() && timeout_s > 0.0 {
             Duration::from_secs_f32(timeout_s).min(MAX_ENROLL_TIMEOUT)
         } else {
-            return Err(ServiceError::BadTimeout { timeout_s });
+            return Err(ServiceError::BadTimeout {
+                timeout_s,
+                zero: "for the node's enroll.timeout_s",
+            });
         };
         Ok((wanted, timeout))
     }
@@ -1037,5 +1041,28 @@ mod tests {
         assert!(resp.message.contains("from /robot/image_raw"), "{}", resp.message);
         let on_disk = Gallery::load(&dir.path().join("g.yaml")).expect("saved");
         assert_eq!(on_disk.people().find(|(n, _)| *n == "Ann Lee").map(|(_, c)| c), Some(2));
+    }
+
+    /// Issue 25: a bad `timeout_s` is refused saying what 0 means for that request: the node's
+    /// default for an enrolment, no timeout for a search (it said "0 for the default" for both).
+    #[test]
+    fn bad_timeouts_say_what_zero_means() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = services(dir.path());
+        let enroll = s.collection_limits(0, -1.0).expect_err("refused").to_string();
+        assert!(enroll.contains("or 0 for the node's enroll.timeout_s"), "{enroll}");
+        let goal = crate::ros::msgs::FindPersonGoal {
+            name: "zoe".into(),
+            timeout_s: -1.0,
+            cameras: Vec::new(),
+        };
+        let find = super::super::actions::check_find_person(&s, &goal)
+            .expect_err("refused")
+            .to_string();
+        assert!(
+            find.contains("timeout_s -1") && find.contains("or 0 to search until cancelled"),
+            "{find}"
+        );
+        assert!(!find.contains("default"), "{find}");
     }
 }
