@@ -340,6 +340,18 @@ async fn node_over_dds_loopback() {
         .iter()
         .all(|face| face.camera_topic == RAW && face.name == "unknown" && face.detection_score > 0.5));
 
+    // Issue 25: with tf.enabled false (the default) the node advertises no /tf publisher; its
+    // other outputs, ~/annotated included (publish_annotated is on here), are in the graph.
+    for topic in ["detections", "faces", "annotated"] {
+        let name = format!("{NS}/facerec/{topic}");
+        assert!(peer.node.publisher_count(&name) >= 1, "{name} not discovered");
+    }
+    assert_eq!(
+        peer.node.publisher_count("/tf"),
+        0,
+        "a /tf publisher with tf.enabled false"
+    );
+
     // The annotated image of that frame: same header and size, rgb8, boxes drawn (pixels differ).
     let start = Instant::now();
     let annotated = loop {
@@ -697,6 +709,12 @@ async fn node_driven_by_facerec_play() {
         "{seen:?}"
     );
     eprintln!("named from the recording: {seen:?}");
+    // Issue 25: publish_annotated and tf.enabled are off (the defaults): the node advertises
+    // neither ~/annotated nor /tf, while its detections publisher is in the graph.
+    let annotated = format!("{PLAY_NS}/facerec/annotated");
+    assert!(peer.publisher_count(&format!("{PLAY_NS}/facerec/detections")) >= 1);
+    assert_eq!(peer.publisher_count(&annotated), 0, "{annotated} advertised while off");
+    assert_eq!(peer.publisher_count("/tf"), 0, "/tf advertised while off");
     drop(player);
     drop(node);
 }

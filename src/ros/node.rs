@@ -222,7 +222,7 @@ pub async fn run(args: RosArgs, env: RosEnv, shutdown: impl Future<Output = ()>)
     });
 
     // Outputs.
-    let publishers = OutputPublishers::new(&mut node, &names, config.hri)?;
+    let publishers = OutputPublishers::new(&mut node, &names, &config)?;
 
     let mut tasks = Vec::new();
 
@@ -783,10 +783,14 @@ where
 struct OutputPublishers {
     detections: Publisher<crate::ros::msgs::Detection2DArray>,
     faces: Publisher<crate::ros::msgs::FaceArray>,
-    /// Always created, so that `publish_annotated` can be switched on at run time.
-    annotated: Publisher<Image>,
-    /// `/tf`, always created, so that `tf.enabled` can be switched on at run time.
-    tf: Publisher<TfMessage>,
+    /// `~/annotated`: created at start when `publish_annotated` is on, else with the first
+    /// annotated frame after `ros2 param set` switches it on (so a node that never publishes one
+    /// advertises no such topic; its first frames may be sent before subscribers match).
+    annotated: Option<Publisher<Image>>,
+    annotated_name: String,
+    /// `/tf`, likewise: at start with `tf.enabled`, else with the first transforms after it is
+    /// switched on at run time.
+    tf: Option<Publisher<TfMessage>>,
     /// The REP-155 topics (`hri.enabled`).
     hri: Option<hri::HriPublisher>,
     /// Cameras with a published frame (the first one is logged at info level).
@@ -802,16 +806,38 @@ fn publisher<M: RosMessage + serde::Serialize>(
 }
 
 impl OutputPublishers {
-    fn new(node: &mut Node, names: &NameResolver, hri: bool) -> Result<Self, NodeError> {
+    fn new(node: &mut Node, names: &NameResolver, config: &NodeConfig) -> Result<Self, NodeError> {
+        let annotated_name = names.resolve("~/annotated")?;
         Ok(Self {
             detections: publisher(node, &names.resolve("~/detections")?, output_qos(10))?,
             faces: publisher(node, &names.resolve("~/faces")?, output_qos(10))?,
-            annotated: publisher(node, &names.resolve("~/annotated")?, output_qos(1))?,
-            // tf2's QoS for /tf: reliable, volatile, depth 100.
-            tf: publisher(node, "/tf", output_qos(100))?,
-            hri: if hri { Some(hri::HriPublisher::new(node)?) } else { None },
+            annotated: if config.publish_annotated {
+                Some(Self::annotated_publisher(node, &annotated_name)?)
+            } else {
+                None
+            },
+            annotated_name,
+            tf: if config.tf {
+                Some(Self::tf_publisher(node)?)
+            } else {
+                None
+            },
+            hri: if config.hri {
+                Some(hri::HriPublisher::new(node)?)
+            } else {
+                None
+            },
             seen: std::collections::HashSet::new(),
         })
+    }
+
+    fn annotated_publisher(node: &mut Node, resolved: &str) -> Result<Publisher<Image>, NodeError> {
+        publisher(node, resolved, output_qos(1))
+    }
+
+    fn tf_publisher(node: &mut Node) -> Result<Publisher<TfMessage>, NodeError> {
+        // tf2's QoS for /tf: reliable, volatile, depth 100.
+        publisher(node, "/tf", output_qos(100))
     }
 
     /// Publishes every finished frame until the workers are gone; gives the node back. Between
@@ -837,10 +863,18 @@ impl OutputPublishers {
             };
             let faces = out.faces.faces.len();
             if !out.transforms.is_empty() {
-                if let Err(e) = self.tf.publish(TfMessage {
-                    transforms: out.transforms,
-                }) {
-                    tracing::debug!("publishing /tf failed: {e}");
+                if self.tf.is_none() {
+                    match Self::tf_publisher(&mut node) {
+                        Ok(p) => self.tf = Some(p),
+                        Err(e) => tracing::warn!("cannot create the /tf publisher: {}", crate::error_chain(&e)),
+                    }
+                }
+                if let Some(tf) = &self.tf {
+                    if let Err(e) = tf.publish(TfMessage {
+                        transforms: out.transforms,
+                    }) {
+                        tracing::debug!("publishing /tf failed: {e}");
+                    }
                 }
             }
             if let (Some(hri), Some(frame)) = (self.hri.as_mut(), out.hri) {
@@ -853,8 +887,20 @@ impl OutputPublishers {
                 tracing::warn!("publishing faces failed: {e}");
             }
             if let Some(img) = out.annotated {
-                if let Err(e) = self.annotated.publish(img) {
-                    tracing::debug!("publishing the annotated image failed: {e}");
+                if self.annotated.is_none() {
+                    match Self::annotated_publisher(&mut node, &self.annotated_name) {
+                        Ok(p) => self.annotated = Some(p),
+                        Err(e) => tracing::warn!(
+                            "cannot create the {} publisher: {}",
+                            self.annotated_name,
+                            crate::error_chain(&e)
+                        ),
+                    }
+                }
+                if let Some(annotated) = &self.annotated {
+                    if let Err(e) = annotated.publish(img) {
+                        tracing::debug!("publishing the annotated image failed: {e}");
+                    }
                 }
             }
             let latency = out.arrived.elapsed();
