@@ -1036,3 +1036,88 @@ async fn node_tracks_people_as_replay_does() {
     assert!(started >= 4, "tracks started: {started}");
     drop(node);
 }
+
+/// Whether this process holds CAP_NET_ADMIN (bit 12 of CapEff in /proc/self/status).
+fn has_cap_net_admin() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapEff:"))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        })
+        .is_some_and(|caps| caps & (1 << 12) != 0)
+}
+
+/// Starts the node (`wrapper` first, e.g. setpriv) until it says it is ready; returns its log.
+fn node_start_log(wrapper: &[&str], domain: u16, dir: &Path) -> String {
+    let log = dir.join(format!("start-{}.log", wrapper.len()));
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let node = env!("CARGO_BIN_EXE_facerec_node");
+    let mut command = match wrapper.split_first() {
+        Some((program, args)) => {
+            let mut c = Command::new(program);
+            c.args(args).arg(node);
+            c
+        }
+        None => Command::new(node),
+    };
+    let child = command
+        .current_dir(manifest)
+        .args(["--ros-args", "-p", "execution_provider:=cpu", "-p", "workers:=1", "-p"])
+        .arg(format!("gallery:={}", dir.join("people.yaml").display()))
+        .env("ROS_DOMAIN_ID", domain.to_string())
+        .env("ROS_LOCALHOST_ONLY", "1")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log file"))
+        .spawn()
+        .expect("facerec_node starts");
+    let node = NodeProcess { child, log };
+    let start = Instant::now();
+    loop {
+        let text = std::fs::read_to_string(&node.log).unwrap_or_default();
+        if text.contains(" ready on ROS domain") {
+            return text;
+        }
+        assert!(start.elapsed() < STEP_TIMEOUT, "node not ready:\n{}", node.log_tail());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Issue 25: when the kernel grants the DDS sockets less receive buffer than the node asks for
+/// (`net.core.rmem_max` and no CAP_NET_ADMIN: big raw frames can then be lost), the node says
+/// so at start with its default log filter, which mutes RustDDS's own warning. With
+/// CAP_NET_ADMIN (RustDDS forces the size) or a large enough `rmem_max` it says nothing.
+#[test]
+fn node_says_when_its_socket_receive_buffers_are_clamped() {
+    const ASKED: usize = 64 * 1024 * 1024;
+    const WARNING: &str = "DDS socket receive buffers are";
+    let rmem_max: usize = std::fs::read_to_string("/proc/sys/net/core/rmem_max")
+        .expect("Linux")
+        .trim()
+        .parse()
+        .expect("a number");
+    // Linux grants twice what it accounts for, at most twice rmem_max without the capability.
+    let clamped_without_cap = 2 * rmem_max < ASKED;
+    let domain = 200 + u16::try_from(std::process::id() % 30).unwrap_or(0);
+    let dir = tempfile::tempdir().expect("tempdir");
+    if has_cap_net_admin() {
+        let log = node_start_log(&[], domain, dir.path());
+        assert!(!log.contains(WARNING), "warned with CAP_NET_ADMIN:\n{log}");
+        // The same node without the capability (dropped from its bounding set).
+        let log = node_start_log(&["setpriv", "--bounding-set", "-net_admin", "--"], domain, dir.path());
+        assert_eq!(
+            log.contains(WARNING),
+            clamped_without_cap,
+            "rmem_max {rmem_max}:\n{log}"
+        );
+    } else {
+        let log = node_start_log(&[], domain, dir.path());
+        assert_eq!(
+            log.contains(WARNING),
+            clamped_without_cap,
+            "rmem_max {rmem_max}:\n{log}"
+        );
+    }
+}

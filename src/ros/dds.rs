@@ -128,6 +128,45 @@ pub fn name(resolved: &str) -> Result<Name, DdsError> {
 /// in `/diagnostics` (README, "Big frames").
 pub const SOCKET_RECEIVE_BUFFER: usize = 64 * 1024 * 1024;
 
+/// The receive buffer the kernel grants a socket of this process that asks for
+/// [`SOCKET_RECEIVE_BUFFER`] the way the vendored RustDDS asks for its DDS sockets' (`SO_RCVBUF`,
+/// then `SO_RCVBUFFORCE` when that was clamped), measured on a probe socket: the same process,
+/// credentials and network namespace get the same answer. In bytes as Linux reports it (twice
+/// what it accounts for the data). RustDDS warns when its sockets get less, under a log target
+/// the node keeps quiet with the rest of RustDDS's chatter; the node says it itself
+/// ([`receive_buffer_warning`]).
+#[cfg(target_os = "linux")]
+pub fn granted_receive_buffer() -> std::io::Result<usize> {
+    use nix::sys::socket::{getsockopt, setsockopt, sockopt};
+    let socket = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
+    setsockopt(&socket, sockopt::RcvBuf, &SOCKET_RECEIVE_BUFFER)?;
+    if getsockopt(&socket, sockopt::RcvBuf)? < SOCKET_RECEIVE_BUFFER {
+        // Allowed with CAP_NET_ADMIN only; without it the clamped size stays.
+        let _ = setsockopt(&socket, sockopt::RcvBufForce, &SOCKET_RECEIVE_BUFFER);
+    }
+    Ok(getsockopt(&socket, sockopt::RcvBuf)?)
+}
+
+/// The warning to log when the DDS sockets' receive buffers are smaller than
+/// [`SOCKET_RECEIVE_BUFFER`] (`net.core.rmem_max` and no CAP_NET_ADMIN), which is why big raw
+/// frames can be lost; `None` when they got what they asked for (or on other systems).
+pub fn receive_buffer_warning() -> Option<String> {
+    #[cfg(target_os = "linux")]
+    match granted_receive_buffer() {
+        Ok(granted) if granted < SOCKET_RECEIVE_BUFFER => {
+            return Some(format!(
+                "DDS socket receive buffers are {granted} bytes, not the {SOCKET_RECEIVE_BUFFER} asked for \
+                 (net.core.rmem_max, and no CAP_NET_ADMIN): a raw frame bigger than about {granted} bytes \
+                 can lose fragments and never arrive (counted as lost in /diagnostics). Raise the limit \
+                 (sudo sysctl -w net.core.rmem_max={SOCKET_RECEIVE_BUFFER}) or send CompressedImage"
+            ));
+        }
+        Ok(_) => {}
+        Err(e) => tracing::debug!("cannot measure the socket receive buffer: {e}"),
+    }
+    None
+}
+
 /// The ros2-client context on the domain and interfaces `env` asks for.
 pub fn context(env: &RosEnv) -> Result<Context, DdsError> {
     let mut builder =

@@ -154,6 +154,10 @@ pub async fn run(args: RosArgs, env: RosEnv, shutdown: impl Future<Output = ()>)
     // DDS. No request of this life can have been sent before the participant exists.
     let life_start_ns = requests::now_ns();
     let context = dds::context(&env)?;
+    // RustDDS's own warning about it is muted with the rest of its log (facerec_node's filter).
+    if let Some(warning) = dds::receive_buffer_warning() {
+        tracing::warn!("{warning}");
+    }
     // Every parameter declared, with its value and description (`ros2 param list/get/describe`);
     // `ros2 param set` goes through `live`: live ones apply from the next frame, the others are
     // refused with the reason. (use_sim_time is ros2-client's own.)
