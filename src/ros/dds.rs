@@ -14,7 +14,7 @@ use ros2_client::{
     ServiceMapping, Subscription, WriteError,
 };
 
-use crate::ros::msgs::{RosAction, RosMessage, RosService};
+use crate::ros::msgs::{RosAction, RosMessage, RosService, Time};
 use crate::ros::params::{DiscoveryRange, RosEnv};
 
 /// What went wrong joining the ROS 2 graph or using an endpoint. Each variant names the entity
@@ -196,6 +196,43 @@ pub fn type_hashes() -> impl Iterator<Item = (&'static str, &'static str)> {
         .lines()
         .filter(|line| !line.is_empty() && !line.starts_with('#'))
         .filter_map(|line| line.split_once(' '))
+}
+
+/// The clock of what a node stamps itself (diagnostics, transition events, ...; not what it
+/// copies from an image's header): its ROS time, the latest `/clock` time while the node's
+/// `use_sim_time` parameter is true (zero until one arrives, as in rclcpp) and the system clock
+/// otherwise; or the system clock alone, for code without a node (tests, tools).
+#[derive(Clone, Debug, Default)]
+pub struct RosClock(Option<ros2_client::NodeClock>);
+
+impl RosClock {
+    /// `node`'s clock; follows `use_sim_time` as it changes.
+    pub fn of(node: &Node) -> Self {
+        Self(Some(node.clock()))
+    }
+
+    /// The system clock.
+    pub fn system() -> Self {
+        Self(None)
+    }
+
+    /// Nanoseconds since the epoch, by this clock.
+    pub fn now_ns(&self) -> i64 {
+        match &self.0 {
+            Some(clock) => clock.now().to_nanos(),
+            None => Time::now().to_nanos(),
+        }
+    }
+
+    /// Now, as a message stamp.
+    pub fn now(&self) -> Time {
+        Time::from_nanos(self.now_ns())
+    }
+
+    /// Whether the time is `/clock`'s (`use_sim_time` true).
+    pub fn is_simulated(&self) -> bool {
+        self.0.as_ref().is_some_and(ros2_client::NodeClock::is_simulated)
+    }
 }
 
 /// A plain node (rosout on, no parameters) named `namespace`/`node`.

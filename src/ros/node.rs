@@ -25,6 +25,7 @@ mod declared;
 mod enroll;
 mod finder;
 mod hri;
+mod inflight;
 mod lifecycle;
 mod live;
 mod requests;
@@ -45,6 +46,7 @@ use tokio::sync::mpsc;
 
 use self::config::{CameraKind, NodeConfig};
 use self::enroll::EnrollHub;
+use self::inflight::Inflight;
 use self::live::{Live, LiveSettings};
 use self::requests::{Admission, RequestGate};
 use self::services::Services;
@@ -59,7 +61,7 @@ use crate::ros::dds::{self, DdsError};
 use crate::ros::msgs::{
     CameraInfo, ChangeState, CompressedImage, DiagnosticArray, DiagnosticStatus, Enroll, EnrollPerson, FindPerson,
     Forget, GetAvailableTransitions, GetState, Header, Image, KeyValue, ListPeople, RosMessage, RosService, TfMessage,
-    Time, TransitionEvent,
+    TransitionEvent,
 };
 use crate::ros::params::{DiscoveryRange, NameResolver, Params, ParamsError, RosArgs, RosEnv};
 use crate::track::Tracker;
@@ -160,9 +162,12 @@ pub async fn run(args: RosArgs, env: RosEnv, shutdown: impl Future<Output = ()>)
     }
     // Every parameter declared, with its value and description (`ros2 param list/get/describe`);
     // `ros2 param set` goes through `live`: live ones apply from the next frame, the others are
-    // refused with the reason. (use_sim_time is ros2-client's own.)
+    // refused with the reason. use_sim_time is ros2-client's own: while it is true (given at
+    // start or set later) the spinner subscribes `/clock` and the node's clock is `/clock`'s.
     let live = Arc::new(LiveSettings::new(Live::from_config(&config)));
-    let mut options = NodeOptions::new().enable_rosout(true);
+    let mut options = NodeOptions::new()
+        .enable_rosout(true)
+        .declare_parameter("use_sim_time", ParameterValue::Boolean(config.use_sim_time));
     for d in declared::DECLARED {
         let value = params.get(d.name).cloned().unwrap_or_else(|| d.default.to_parameter());
         options = options
@@ -223,12 +228,15 @@ pub async fn run(args: RosArgs, env: RosEnv, shutdown: impl Future<Output = ()>)
         people,
         views: CameraViews::new(config.cameras.len()),
         hri: config.hri,
+        clock: dds::RosClock::of(&node),
     });
 
     // Outputs.
     let publishers = OutputPublishers::new(&mut node, &names, &config)?;
 
     let mut tasks = Vec::new();
+    // Requests being answered and goals being run, each in its own task.
+    let inflight = Inflight::default();
 
     // Cameras.
     for (index, camera) in config.cameras.iter().enumerate() {
@@ -264,6 +272,7 @@ pub async fn run(args: RosArgs, env: RosEnv, shutdown: impl Future<Output = ()>)
         enroll_server,
         "enroll",
         life_start_ns,
+        &inflight,
         Stale::Refuse(services::refused_enroll),
         Some(Box::new({
             let h = handlers.clone();
@@ -281,6 +290,7 @@ pub async fn run(args: RosArgs, env: RosEnv, shutdown: impl Future<Output = ()>)
         forget_server,
         "forget",
         life_start_ns,
+        &inflight,
         Stale::Refuse(services::refused_forget),
         Some(Box::new({
             let h = handlers.clone();
@@ -294,13 +304,20 @@ pub async fn run(args: RosArgs, env: RosEnv, shutdown: impl Future<Output = ()>)
             }
         },
     ));
-    tasks.push(serve(list_server, "list_people", life_start_ns, Stale::Ignore, {
-        let h = handlers.clone();
-        move |req| {
-            let h = h.clone();
-            async move { h.list_people(req) }
-        }
-    }));
+    tasks.push(serve(
+        list_server,
+        "list_people",
+        life_start_ns,
+        &inflight,
+        Stale::Ignore,
+        {
+            let h = handlers.clone();
+            move |req| {
+                let h = h.clone();
+                async move { h.list_people(req) }
+            }
+        },
+    ));
 
     // Lifecycle (the managed-node services and event topic of lifecycle_msgs).
     let transition_events = Arc::new(publisher::<TransitionEvent>(
@@ -316,6 +333,7 @@ pub async fn run(args: RosArgs, env: RosEnv, shutdown: impl Future<Output = ()>)
         change_state_server,
         "change_state",
         life_start_ns,
+        &inflight,
         Stale::Ignore,
         {
             let h = handlers.clone();
@@ -330,17 +348,25 @@ pub async fn run(args: RosArgs, env: RosEnv, shutdown: impl Future<Output = ()>)
             }
         },
     ));
-    tasks.push(serve(get_state_server, "get_state", life_start_ns, Stale::Ignore, {
-        let h = handlers.clone();
-        move |_req| {
-            let resp = h.get_state();
-            async move { resp }
-        }
-    }));
+    tasks.push(serve(
+        get_state_server,
+        "get_state",
+        life_start_ns,
+        &inflight,
+        Stale::Ignore,
+        {
+            let h = handlers.clone();
+            move |_req| {
+                let resp = h.get_state();
+                async move { resp }
+            }
+        },
+    ));
     tasks.push(serve(
         transitions_server,
         "get_available_transitions",
         life_start_ns,
+        &inflight,
         Stale::Ignore,
         {
             let h = handlers.clone();
@@ -363,6 +389,7 @@ pub async fn run(args: RosArgs, env: RosEnv, shutdown: impl Future<Output = ()>)
         enroll_person,
         "enroll_person",
         life_start_ns,
+        &inflight,
         {
             let h = handlers.clone();
             move |goal| actions::check_enroll_person(&h, goal)
@@ -383,6 +410,7 @@ pub async fn run(args: RosArgs, env: RosEnv, shutdown: impl Future<Output = ()>)
         find_person,
         "find_person",
         life_start_ns,
+        &inflight,
         {
             let h = handlers.clone();
             move |goal| actions::check_find_person(&h, goal)
@@ -450,9 +478,19 @@ pub async fn run(args: RosArgs, env: RosEnv, shutdown: impl Future<Output = ()>)
 
     shutdown.await;
     tracing::info!("{fqn} shutting down");
+    // Leaving the graph: whatever holds a DDS endpoint ends first (the serving tasks, then the
+    // requests and goals they started, the workers and the publisher thread), then the node (its
+    // ros_discovery_info entry goes), its spinner and the context. Dropping the context drops
+    // the participant, last: RustDDS then disposes it and its remaining readers and writers
+    // (SPDP/SEDP) and sends that before its event loop ends, so peers drop the node at once
+    // rather than when its lease runs out.
     for task in &tasks {
         task.abort();
     }
+    for task in tasks {
+        let _ = task.await;
+    }
+    inflight.stop().await;
     shared.scheduler.close();
     let joined = tokio::task::spawn_blocking(move || {
         for handle in worker_threads {
@@ -468,9 +506,6 @@ pub async fn run(args: RosArgs, env: RosEnv, shutdown: impl Future<Output = ()>)
             None
         }
     };
-    for task in tasks {
-        let _ = task.await;
-    }
     drop(node);
     spin_task.abort();
     let _ = spin_task.await;
@@ -656,13 +691,14 @@ enum Stale<Resp> {
 /// executed again.
 type Recorded<Resp> = Box<dyn Fn(&str) -> Option<Resp> + Send + Sync>;
 
-/// Answers requests; each request runs in its own task so a long enrolment does not hold up
-/// the next request. Each request is executed at most once, and never one sent before this
-/// server was created (a previous life of the node; see [`requests`]).
+/// Answers requests; each request runs in its own task (in `inflight`) so a long enrolment does
+/// not hold up the next request. Each request is executed at most once, and never one sent
+/// before this server was created (a previous life of the node; see [`requests`]).
 fn serve<Req, Resp, F, Fut>(
     server: Server<Req, Resp>,
     what: &'static str,
     life_start_ns: i64,
+    inflight: &Inflight,
     stale: Stale<Resp>,
     handler: F,
 ) -> tokio::task::JoinHandle<()>
@@ -673,7 +709,9 @@ where
     Fut: Future<Output = Resp> + Send + 'static,
     Server<Req, Resp>: Send + Sync,
 {
-    serve_recorded(server, what, life_start_ns, stale, None, move |req, _| handler(req))
+    serve_recorded(server, what, life_start_ns, inflight, stale, None, move |req, _| {
+        handler(req)
+    })
 }
 
 /// As [`serve`], for services whose effects the gallery records with the request's id
@@ -684,6 +722,7 @@ fn serve_recorded<Req, Resp, F, Fut>(
     server: Server<Req, Resp>,
     what: &'static str,
     life_start_ns: i64,
+    inflight: &Inflight,
     stale: Stale<Resp>,
     recorded: Option<Recorded<Resp>>,
     handler: F,
@@ -705,6 +744,7 @@ where
         .ok()
         .and_then(|v| v.parse::<u64>().ok())
         .map(Duration::from_millis);
+    let inflight = inflight.clone();
     tokio::spawn(async move {
         loop {
             let (id, req, info) = match server.async_receive_request_with_info().await {
@@ -770,7 +810,7 @@ where
                 }
             };
             let server = Arc::clone(&server);
-            tokio::spawn(async move {
+            inflight.spawn(async move {
                 let resp = answer.await;
                 if let Some(pause) = pause_before_answer {
                     tokio::time::sleep(pause).await;
@@ -997,6 +1037,7 @@ fn diagnostics_task(
                     kv("gallery_vectors", vectors.to_string()),
                     kv("gallery_anonymous", anonymous.to_string()),
                     kv("tracking", shared.tracking().to_string()),
+                    kv("use_sim_time", shared.clock.is_simulated().to_string()),
                     kv("gallery_path", gallery_path.clone()),
                     kv("enrollments_in_progress", shared.hub.active().to_string()),
                     kv("detector_model", detector.clone()),
@@ -1005,7 +1046,7 @@ fn diagnostics_task(
             });
             let msg = DiagnosticArray {
                 header: Header {
-                    stamp: Time::now(),
+                    stamp: shared.clock.now(),
                     frame_id: String::new(),
                 },
                 status,

@@ -22,6 +22,7 @@ use ros2_client::action::{ExecutingGoalHandle, GoalEndStatus, GoalId};
 use tokio::sync::{mpsc, watch};
 
 use super::enroll::Sample;
+use super::inflight::Inflight;
 use super::requests::{self, Admission, RequestGate};
 use super::services::{ServiceError, Services};
 use crate::gallery::validate_name;
@@ -85,11 +86,12 @@ impl<A: RosAction> GoalContext<A> {
 }
 
 /// Serves action `A` until the task is aborted: `check` says why a goal is refused, `execute`
-/// runs an accepted one to its end status and result.
+/// runs an accepted one to its end status and result, in its own task in `inflight`.
 pub fn serve<A, C, E, Fut>(
     server: ActionServerOf<A>,
     what: &'static str,
     life_start_ns: i64,
+    inflight: &Inflight,
     check: C,
     execute: E,
 ) -> tokio::task::JoinHandle<()>
@@ -109,15 +111,16 @@ where
         cancels: Mutex::new(BTreeMap::new()),
         sending_result: tokio::sync::Mutex::new(()),
     });
+    let inflight = inflight.clone();
     tokio::spawn(async move {
         tokio::join!(
-            take_goals(Arc::clone(&action), life_start_ns, check, execute),
+            take_goals(Arc::clone(&action), life_start_ns, &inflight, check, execute),
             answer_cancels(action)
         );
     })
 }
 
-async fn take_goals<A, C, E, Fut>(action: Arc<Action<A>>, life_start_ns: i64, check: C, execute: E)
+async fn take_goals<A, C, E, Fut>(action: Arc<Action<A>>, life_start_ns: i64, inflight: &Inflight, check: C, execute: E)
 where
     A: RosAction + Send + Sync + 'static,
     A::Goal: Send + Sync,
@@ -186,7 +189,7 @@ where
         };
         let running = execute(goal, context);
         let action = Arc::clone(&action);
-        tokio::spawn(async move {
+        inflight.spawn(async move {
             let (status, result) = running.await;
             // From here on a cancel request is refused: the goal is finishing.
             action.cancels().remove(&goal_id);

@@ -74,7 +74,8 @@ pub const KNOWN_PARAMETERS: &[&str] = &[
     "depth_topics",
     "tf.enabled",
     "hri.enabled",
-    // Set by launch files for every node; the node runs on the system clock.
+    // ROS's own (set by launch files for every node, declared by ros2-client): the node's clock
+    // is `/clock`'s while true.
     "use_sim_time",
 ];
 
@@ -157,6 +158,9 @@ pub struct NodeConfig {
     pub tf: bool,
     /// Publish the ROS4HRI (REP-155) topics under `/humans/` (needs tracking).
     pub hri: bool,
+    /// `use_sim_time` at start: the node subscribes `/clock` (rosgraph_msgs/Clock) and stamps
+    /// with its time. ROS's parameter, changeable at run time like any node's.
+    pub use_sim_time: bool,
 }
 
 /// Default camera list: one topic in the node's namespace, to be remapped by launch files.
@@ -530,6 +534,7 @@ impl NodeConfig {
             service_mapping: env.service_mapping(params.get_str("service_mapping")?)?,
             tf: params.get_bool("tf.enabled")?.unwrap_or(false),
             hri: hri_enabled(params, tracking.is_some())?,
+            use_sim_time: params.get_bool("use_sim_time")?.unwrap_or(false),
             tracking,
             people,
         })
@@ -814,6 +819,15 @@ mod tests {
                 d.name
             );
         }
+    }
+
+    #[test]
+    fn use_sim_time_is_a_boolean_off_by_default() {
+        assert!(!config("").expect("defaults").use_sim_time);
+        assert!(config("--ros-args -p use_sim_time:=true").expect("valid").use_sim_time);
+        assert!(!config("--ros-args -p use_sim_time:=false").expect("valid").use_sim_time);
+        // As rclcpp: a value of another type is refused (ros2-client would refuse it too).
+        assert!(config("--ros-args -p use_sim_time:=1").is_err());
     }
 
     #[test]

@@ -227,6 +227,8 @@ pub struct HriPublisher {
     /// Face ids of each camera's last frame (the tracked list is their union), with when that
     /// frame was published and its header.
     per_camera: BTreeMap<usize, CameraFaces>,
+    /// Stamps the tracked list of a camera gone quiet (no frame header to copy).
+    clock: dds::RosClock,
 }
 
 struct CameraFaces {
@@ -243,6 +245,7 @@ impl HriPublisher {
             faces: HashMap::new(),
             persons: HashMap::new(),
             per_camera: BTreeMap::new(),
+            clock: dds::RosClock::of(node),
         })
     }
 
@@ -287,7 +290,7 @@ impl HriPublisher {
             };
             let before = std::mem::take(&mut c.ids);
             let header = Header {
-                stamp: crate::ros::msgs::Time::now(),
+                stamp: self.clock.now(),
                 frame_id: c.header.frame_id.clone(),
             };
             self.publish_tracked(&before, header, now);

@@ -641,7 +641,8 @@ impl Services {
                     }
                 );
                 let event = TransitionEvent {
-                    timestamp: u64::try_from(super::requests::now_ns()).unwrap_or(0),
+                    // ROS time, as the node's other stamps (`/clock`'s with use_sim_time).
+                    timestamp: u64::try_from(self.shared.clock.now_ns()).unwrap_or(0),
                     transition: LifecycleTransition {
                         id: t.id(),
                         label: t.label().to_owned(),
@@ -789,6 +790,7 @@ mod tests {
                 people,
                 views: super::super::views::CameraViews::new(1),
                 hri: false,
+                clock: crate::ros::dds::RosClock::system(),
             }),
         }
     }

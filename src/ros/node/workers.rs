@@ -40,6 +40,7 @@ use crate::gallery::Gallery;
 use crate::locate::{self, FacePosition};
 use crate::people::{AnonymousMode, People};
 use crate::pipeline::{Pipeline, Recognition};
+use crate::ros::dds::RosClock;
 use crate::ros::msgs::{
     CompressedImage, Detection2DArray, FaceArray, Header, Image, Quaternion, Transform, TransformStamped, Vector3,
 };
@@ -121,6 +122,9 @@ pub struct Shared {
     pub views: CameraViews,
     /// Build the REP-155 content of each tracked frame.
     pub hri: bool,
+    /// What the node stamps itself (diagnostics, transition events): ROS time, `/clock`'s
+    /// while `use_sim_time` is true.
+    pub clock: RosClock,
 }
 
 impl Shared {

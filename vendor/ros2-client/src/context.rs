@@ -367,6 +367,17 @@ impl Context {
     self.inner.lock().unwrap().remove_node(node_name);
   }
 
+  /// A reader of node `node_fqn` created (`present`) or dropped outside the
+  /// Node (its Spinner's `/clock` subscription): announced in
+  /// ros_discovery_info. No-op for a node this context does not know.
+  pub(crate) fn node_reader_changed(&self, node_fqn: &str, reader: Gid, present: bool) {
+    self
+      .inner
+      .lock()
+      .unwrap()
+      .node_reader_changed(node_fqn, reader, present);
+  }
+
   fn get_ros_default_publisher(&self) -> rustdds::Publisher {
     self.inner.lock().unwrap().ros_default_publisher.clone()
   }
@@ -470,6 +481,17 @@ impl ContextInner {
       .local_nodes
       .insert(node_info.fully_qualified_name(), node_info);
     self.broadcast_node_infos();
+  }
+
+  fn node_reader_changed(&mut self, node_fqn: &str, reader: Gid, present: bool) {
+    if let Some(info) = self.local_nodes.get_mut(node_fqn) {
+      if present {
+        info.add_reader(reader);
+      } else {
+        info.remove_reader(reader);
+      }
+      self.broadcast_node_infos();
+    }
   }
 
   /// Removes NodeEntitiesInfo and updates our ContextInfo to ROS2 network

@@ -95,6 +95,10 @@ impl NodeEntitiesInfo {
       self.reader_gid_seq.push(gid);
     }
   }
+
+  pub fn remove_reader(&mut self, gid: Gid) {
+    self.reader_gid_seq.retain(|g| *g != gid);
+  }
 }
 
 impl TryFrom<repr::NodeEntitiesInfo> for NodeEntitiesInfo {

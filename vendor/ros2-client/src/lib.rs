@@ -107,6 +107,9 @@ pub mod action_msgs; // action mechanism implementation
 /// Some builtin interfaces for ROS2 communication
 pub mod builtin_interfaces;
 
+/// The `/clock` message (`rosgraph_msgs/msg/Clock`)
+pub mod rosgraph_msgs;
+
 #[doc(hidden)]
 #[cfg(feature = "dds")]
 pub mod context;
@@ -208,7 +211,8 @@ pub mod dds {
   };
   #[doc(inline)]
   pub use crate::node::{
-    Node, NodeCreateError, NodeEvent, ParameterError, ReaderWait, Spinner, WriterWait,
+    CLOCK_QOS, Node, NodeClock, NodeCreateError, NodeEvent, ParameterError, ReaderWait, Spinner,
+    WriterWait,
   };
   #[doc(inline)]
   pub use crate::pubsub::{Publisher, Subscription};
@@ -288,8 +292,8 @@ pub use log::Log;
 #[cfg(all(feature = "dds", not(feature = "zenoh")))]
 #[doc(inline)]
 pub use dds::{
-  ActionClient, ActionServer, AsyncActionServer, Client, Context, ContextOptions,
-  DEFAULT_PUBLISHER_QOS, DEFAULT_SUBSCRIPTION_QOS, Node, NodeCreateError, NodeEvent,
+  ActionClient, ActionServer, AsyncActionServer, CLOCK_QOS, Client, Context, ContextOptions,
+  DEFAULT_PUBLISHER_QOS, DEFAULT_SUBSCRIPTION_QOS, Node, NodeClock, NodeCreateError, NodeEvent,
   NodeLoggingHandle, ParameterError, Publisher, ReaderWait, RosoutRaw, Server, ServiceMapping,
   Spinner, Subscription, WriterWait,
 };

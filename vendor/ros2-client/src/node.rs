@@ -17,8 +17,8 @@ use rustdds::*;
 
 use crate::{
   action::*,
-  action_msgs, builtin_interfaces,
-  context::{Context, DEFAULT_SUBSCRIPTION_QOS},
+  action_msgs,
+  context::Context,
   entities_info::{NodeEntitiesInfo, ParticipantEntitiesInfo},
   error::{CreateError, CreateResult},
   gid::Gid,
@@ -29,8 +29,8 @@ use crate::{
   node_options::NodeOptions,
   parameters::*,
   pubsub::{Publisher, Subscription},
-  qos::{History, QosProfile},
-  rcl_interfaces,
+  qos::{Durability, History, QosProfile},
+  rcl_interfaces, rosgraph_msgs,
   ros_time::ROSTime,
   rosout::{NodeLoggingHandle, RosoutRaw},
   service::{Client, Server, ServiceMapping},
@@ -132,12 +132,33 @@ pub struct Spinner {
   status_event_senders: Arc<Mutex<Vec<async_channel::Sender<NodeEvent>>>>,
 
   sim_time: Arc<Mutex<ROSTime>>,
+  // `/clock` (rosgraph_msgs/msg/Clock), subscribed only while `use_sim_time`
+  // is true; the subscription's GID is shared with the Node, which lists it
+  // among its readers in ros_discovery_info.
   clock_topic: Topic,
+  clock_reader_gid: Arc<Mutex<Option<Gid>>>,
 
   parameter_servers: Option<ParameterServers>,
   parameter_events_writer: Arc<Publisher<raw::ParameterEvent>>,
   parameters: Arc<ParameterStore>,
   fully_qualified_node_name: String,
+}
+
+/// QoS of a node's `/clock` subscription: rclcpp's `ClockQoS` (the sensor data
+/// profile with depth 1), which matches reliable clock publishers too.
+pub const CLOCK_QOS: QosProfile = QosProfile::subscription_default()
+  .reliability_best_effort()
+  .durability(Durability::Volatile)
+  .history(History::KeepLast { depth: 1 });
+
+/// The next sample of the `/clock` subscription, if there is one.
+async fn next_clock(
+  reader: &Option<Subscription<rosgraph_msgs::Clock>>,
+) -> crate::error::ReadResult<(rosgraph_msgs::Clock, crate::message_info::MessageInfo)> {
+  match reader {
+    Some(reader) => reader.async_take().await,
+    None => std::future::pending().await,
+  }
 }
 
 async fn next_if_some<S>(s: &mut Option<S>) -> S::Item
@@ -164,11 +185,8 @@ impl Spinner {
     let ros_discovery_stream = ros_discovery_reader.async_stream();
     pin_mut!(ros_discovery_stream);
 
-    let ros_clock_reader = self
-      .ros_context
-      .create_subscription::<builtin_interfaces::Time>(&self.clock_topic, None)?;
-    let ros_clock_stream = ros_clock_reader.async_stream();
-    pin_mut!(ros_clock_stream);
+    // Created and dropped as `use_sim_time` changes (see `follow_use_sim_time`).
+    let mut clock_reader: Option<Subscription<rosgraph_msgs::Clock>> = None;
 
     // These are Option< impl Stream<_>>
     let mut get_parameters_stream_opt = self
@@ -199,17 +217,19 @@ impl Spinner {
     info!("Spinner {} initialized", self.fully_qualified_node_name);
 
     loop {
+      // As rclcpp's TimeSource: a /clock subscription only while use_sim_time is
+      // true (set at start or at run time through the parameter services).
+      self.follow_use_sim_time(&mut clock_reader);
+
       futures::select! {
         _ = self.stop_spin_receiver.recv().fuse() => {
           break;
         }
 
-        clock_msg = ros_clock_stream.select_next_some() => {
+        clock_msg = next_clock(&clock_reader).fuse() => {
           match clock_msg {
-            Ok((time,_msg_info)) => {
-              // Simulated time is updated internally unconditionally.
-              // The logic in Node decides if it is used.
-              *self.sim_time.lock().unwrap() = time.into();
+            Ok((msg, _msg_info)) => {
+              *self.sim_time.lock().unwrap() = msg.clock.into();
             }
             Err(e) => warn!("Simulated clock receive error {e:?}")
           }
@@ -396,6 +416,45 @@ impl Spinner {
     //}
   } // fn
 
+  /// Creates the `/clock` subscription when `use_sim_time` has become true and
+  /// drops it when it has become false, updating the node's entities in
+  /// ros_discovery_info. (facerec patch: the release subscribed `/clock`
+  /// always, typed `builtin_interfaces/msg/Time` and owned by no node.)
+  fn follow_use_sim_time(&self, clock_reader: &mut Option<Subscription<rosgraph_msgs::Clock>>) {
+    let wanted = self.parameters.use_sim_time();
+    if wanted == clock_reader.is_some() {
+      return;
+    }
+    if wanted {
+      match self
+        .ros_context
+        .create_subscription::<rosgraph_msgs::Clock>(&self.clock_topic, Some(CLOCK_QOS))
+      {
+        Ok(reader) => {
+          let gid = Gid::from(reader.guid());
+          *self.clock_reader_gid.lock().unwrap() = Some(gid);
+          self
+            .ros_context
+            .node_reader_changed(&self.fully_qualified_node_name, gid, true);
+          *clock_reader = Some(reader);
+          info!("{}: following /clock (use_sim_time)", self.fully_qualified_node_name);
+        }
+        Err(e) => {
+          // Retried at the next spinner wake-up.
+          warn!("Cannot subscribe /clock for use_sim_time: {e:?}");
+        }
+      }
+    } else if let Some(reader) = clock_reader.take() {
+      let gid = Gid::from(reader.guid());
+      *self.clock_reader_gid.lock().unwrap() = None;
+      drop(reader);
+      self
+        .ros_context
+        .node_reader_changed(&self.fully_qualified_node_name, gid, false);
+      info!("{}: system clock (use_sim_time off)", self.fully_qualified_node_name);
+    }
+  }
+
   fn send_status_event(&self, event: &NodeEvent) {
     let mut closed = Vec::new();
     let mut sender_array = self.status_event_senders.lock().unwrap();
@@ -550,6 +609,8 @@ pub struct Node {
 
   // simulated ROSTime, used when the `use_sim_time` parameter is true
   sim_time: Arc<Mutex<ROSTime>>,
+  // The Spinner's `/clock` subscription, while it has one.
+  clock_reader_gid: Arc<Mutex<Option<Gid>>>,
 }
 
 impl Node {
@@ -593,6 +654,7 @@ impl Node {
       parameter_events_writer: Arc::new(parameter_events_writer),
       parameters: Arc::new(parameters),
       sim_time: Arc::new(Mutex::new(ROSTime::ZERO)),
+      clock_reader_gid: Arc::new(Mutex::new(None)),
     };
 
     node.suppress_node_info_updates(true);
@@ -629,6 +691,17 @@ impl Node {
 
   pub fn time_now_not_simulated(&self) -> ROSTime {
     ROSTime::now()
+  }
+
+  /// A handle on this node's clock, for threads and tasks that do not hold
+  /// the `Node`: its [`NodeClock::now`] is [`Node::time_now`] (the `/clock`
+  /// time while `use_sim_time` is true, else the system clock), like
+  /// rclcpp's `Node::get_clock()`.
+  pub fn clock(&self) -> NodeClock {
+    NodeClock {
+      sim_time: Arc::clone(&self.sim_time),
+      parameters: Arc::clone(&self.parameters),
+    }
   }
 
   /// Create a Spinner object to execute Node backround tasks.
@@ -714,8 +787,8 @@ impl Node {
 
     let clock_topic = self.create_topic(
       &Name::new("/", "clock").unwrap(),
-      MessageTypeName::new("builtin_interfaces", "Time"),
-      &DEFAULT_SUBSCRIPTION_QOS,
+      MessageTypeName::new("rosgraph_msgs", "Clock"),
+      &CLOCK_QOS,
     )?;
 
     self.suppress_node_info_updates(false);
@@ -729,6 +802,7 @@ impl Node {
       status_event_senders: Arc::clone(&self.status_event_senders),
       sim_time: Arc::clone(&self.sim_time),
       clock_topic,
+      clock_reader_gid: Arc::clone(&self.clock_reader_gid),
       parameter_servers,
       parameter_events_writer: Arc::clone(&self.parameter_events_writer),
       parameters: Arc::clone(&self.parameters),
@@ -755,6 +829,9 @@ impl Node {
 
     for reader in &self.readers {
       node_info.add_reader(*reader);
+    }
+    if let Some(clock_reader) = *self.clock_reader_gid.lock().unwrap() {
+      node_info.add_reader(clock_reader);
     }
 
     for writer in &self.writers {
@@ -1464,6 +1541,39 @@ impl Node {
     }
   }
 } // impl Node
+
+/// A node's clock, cheap to clone and to send to other threads (see
+/// [`Node::clock`]).
+#[derive(Clone)]
+pub struct NodeClock {
+  sim_time: Arc<Mutex<ROSTime>>,
+  parameters: Arc<ParameterStore>,
+}
+
+impl NodeClock {
+  /// The node's time: the latest `/clock` time while `use_sim_time` is true
+  /// (zero until the first one arrives, as in rclcpp), else the system clock.
+  pub fn now(&self) -> ROSTime {
+    if self.is_simulated() {
+      *self.sim_time.lock().unwrap()
+    } else {
+      ROSTime::now()
+    }
+  }
+
+  /// Whether the node follows `/clock` (its `use_sim_time` parameter).
+  pub fn is_simulated(&self) -> bool {
+    self.parameters.use_sim_time()
+  }
+}
+
+impl fmt::Debug for NodeClock {
+  fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+    f.debug_struct("NodeClock")
+      .field("simulated", &self.is_simulated())
+      .finish()
+  }
+}
 
 impl Drop for Node {
   fn drop(&mut self) {

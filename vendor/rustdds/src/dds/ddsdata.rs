@@ -20,6 +20,11 @@ pub enum DDSData {
   DisposeByKey {
     change_kind: ChangeKind,
     key: SerializedPayload,
+    // facerec patch: the key hash of a local dispose, sent as PID_KEY_HASH in
+    // the inline QoS (RTPS 2.5 9.6.4.8). Readers that do not deserialize a
+    // key-only payload (Fast DDS reads at most 16 key bytes from it) identify
+    // the instance by it. None for received samples.
+    key_hash: Option<KeyHash>,
   },
   DisposeByKeyHash {
     change_kind: ChangeKind,
@@ -32,7 +37,25 @@ impl DDSData {
     Self::Data { serialized_payload }
   }
   pub fn new_disposed_by_key(change_kind: ChangeKind, key: SerializedPayload) -> Self {
-    Self::DisposeByKey { change_kind, key }
+    Self::DisposeByKey {
+      change_kind,
+      key,
+      key_hash: None,
+    }
+  }
+
+  /// A dispose carrying the serialized key and its key hash (facerec patch):
+  /// the hash also goes into the DATA's inline QoS as PID_KEY_HASH.
+  pub fn new_disposed_by_key_and_hash(
+    change_kind: ChangeKind,
+    key: SerializedPayload,
+    key_hash: KeyHash,
+  ) -> Self {
+    Self::DisposeByKey {
+      change_kind,
+      key,
+      key_hash: Some(key_hash),
+    }
   }
 
   pub fn new_disposed_by_key_hash(change_kind: ChangeKind, key_hash: KeyHash) -> Self {

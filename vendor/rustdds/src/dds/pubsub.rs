@@ -760,10 +760,19 @@ impl InnerPublisher {
   }
 
   pub(crate) fn remove_writer(&self, guid: GUID) {
-    self
+    match self
       .remove_writer_sender
       .try_send_timeout(guid, std::time::Duration::from_millis(20))
-      .unwrap_or_else(|e| error!("Cannot remove Writer {guid:?} : {e:?}"));
+    {
+      Ok(()) => {}
+      // facerec patch: the event loop has stopped, so the participant is gone,
+      // and its endpoints were disposed with it. Normal for an endpoint that
+      // outlives its participant at shutdown; the release logged an error.
+      Err(std::sync::mpsc::TrySendError::Disconnected(_)) => {
+        debug!("Writer {guid:?} dropped after its participant stopped");
+      }
+      Err(e) => error!("Cannot remove Writer {guid:?} : {e:?}"),
+    }
   }
 
   pub(crate) fn identity(&self) -> EntityId {
@@ -1410,10 +1419,17 @@ impl InnerSubscriber {
   }
 
   pub(crate) fn remove_reader(&self, guid: GUID) {
-    self
+    match self
       .sender_remove_reader
       .try_send_timeout(guid, std::time::Duration::from_millis(20))
-      .unwrap_or_else(|e| error!("Cannot remove Reader {guid:?} : {e:?}"));
+    {
+      Ok(()) => {}
+      // facerec patch: as for writers (see `InnerPublisher::remove_writer`).
+      Err(std::sync::mpsc::TrySendError::Disconnected(_)) => {
+        debug!("Reader {guid:?} dropped after its participant stopped");
+      }
+      Err(e) => error!("Cannot remove Reader {guid:?} : {e:?}"),
+    }
   }
 
   fn unwrap_or_new_entity_id(

@@ -4,7 +4,7 @@ use std::{
   net::{IpAddr, Ipv4Addr, SocketAddr},
 };
 
-use log::{debug, error, info, trace, warn};
+use log::{debug, info, trace, warn};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use bytes::{Bytes, BytesMut};
 
@@ -52,6 +52,9 @@ pub struct UDPListener {
   receive_buffer: BytesMut,
   multicast_group: Option<Ipv4Addr>,
   has_multicast_join: bool,
+  // facerec patch: the IPv4 interfaces the group was joined on, left on the
+  // same interfaces when dropped.
+  joined_v4_interfaces: Vec<Ipv4Addr>,
   // Cached OS interface-index -> local interface map, used to resolve the
   // receiving interface reported by IP_PKTINFO. Built once at construction.
   ifindex_map: HashMap<u32, InterfaceSelector>,
@@ -59,13 +62,21 @@ pub struct UDPListener {
 
 impl Drop for UDPListener {
   fn drop(&mut self) {
+    // facerec patch: leave the group on each interface it was joined on. The
+    // release left it once on INADDR_ANY, which makes the kernel pick an
+    // interface from the routing table: with no multicast route (e.g. a network
+    // namespace holding only loopback) that fails with ENODEV, and it was logged
+    // as an error at every shutdown. The kernel drops the memberships anyway when
+    // the socket closes, so a failure here is only worth a debug line.
     if let Some(mcg) = self.multicast_group {
-      self
-        .socket
-        .leave_multicast_v4(&mcg, &Ipv4Addr::UNSPECIFIED)
-        .unwrap_or_else(|e| {
-          error!("leave_multicast_group: {e:?}");
-        });
+      for interface in &self.joined_v4_interfaces {
+        self
+          .socket
+          .leave_multicast_v4(&mcg, interface)
+          .unwrap_or_else(|e| {
+            debug!("leave_multicast_group {mcg:?} on {interface:?}: {e:?}");
+          });
+      }
     }
   }
 }
@@ -213,6 +224,7 @@ impl UDPListener {
       receive_buffer: BytesMut::with_capacity(MESSAGE_BUFFER_ALLOCATION_CHUNK),
       multicast_group: None,
       has_multicast_join: false,
+      joined_v4_interfaces: Vec::new(),
       ifindex_map: build_ifindex_to_interface_map(),
     })
   }
@@ -235,6 +247,7 @@ impl UDPListener {
 
     let mio_socket = Self::new_listening_socket(host, port, true, recv_buffer_size)?;
     let mut joined_multicast = false;
+    let mut joined_v4_interfaces = Vec::new();
 
     for multicast_if_ipaddr in get_local_multicast_ip_addrs_filtered(only_networks)? {
       match multicast_if_ipaddr {
@@ -242,6 +255,7 @@ impl UDPListener {
           .join_multicast_v4(&multicast_group, &a)
           .map(|()| {
             joined_multicast = true;
+            joined_v4_interfaces.push(a);
           })
           .unwrap_or_else(|e| {
             warn!(
@@ -278,6 +292,7 @@ impl UDPListener {
       receive_buffer: BytesMut::with_capacity(MESSAGE_BUFFER_ALLOCATION_CHUNK),
       multicast_group: Some(multicast_group),
       has_multicast_join: joined_multicast,
+      joined_v4_interfaces,
       ifindex_map: build_ifindex_to_interface_map(),
     })
   }

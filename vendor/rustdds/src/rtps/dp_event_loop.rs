@@ -70,6 +70,10 @@ pub struct DomainInfo {
   pub participant_id: u16,
 }
 
+// facerec patch: how long a stopping event loop may wait for its sockets to take
+// the last queued data (see `DPEventLoop::flush_before_stop`).
+const STOP_FLUSH_TIMEOUT: Duration = Duration::from_millis(200);
+
 pub(crate) enum EventLoopCommand {
   Stop,
   PrepareStop,
@@ -283,6 +287,7 @@ impl DPEventLoop {
       &mut writers_to_remove,
       &mut preparing_to_stop,
     ) {
+      ev_wrapper.flush_before_stop();
       return;
     }
     for reader_guid in readers_to_remove.drain(..) {
@@ -376,6 +381,7 @@ impl DPEventLoop {
         &mut writers_to_remove,
         &mut preparing_to_stop,
       ) {
+        ev_wrapper.flush_before_stop();
         return;
       }
       // Removals wait until commands queued in this same wake have run.
@@ -393,6 +399,14 @@ impl DPEventLoop {
   } // fn
 
   // Returns true when the loop should exit.
+  //
+  // facerec patch: a Stop no longer returns at once. The wake that brings it
+  // usually also brings the last samples written before the participant was
+  // dropped: Discovery's disposal of the participant (SPDP) and of its readers
+  // and writers (SEDP), and ros2-client's last ros_discovery_info. They are
+  // still handed to their writers here (and flushed by `flush_before_stop`);
+  // returning first dropped them, so peers kept the participant until its
+  // lease expired.
   fn drain_queues(
     &mut self,
     readers_to_remove: &mut Vec<GUID>,
@@ -400,6 +414,7 @@ impl DPEventLoop {
     preparing_to_stop: &mut bool,
   ) -> bool {
     use std::sync::mpsc::TryRecvError;
+    let mut stop = false;
     loop {
       match self.stop_poll_receiver.try_recv() {
         Ok(EventLoopCommand::PrepareStop) => {
@@ -408,7 +423,8 @@ impl DPEventLoop {
         }
         Ok(EventLoopCommand::Stop) => {
           info!("Stopping dp_event_loop");
-          return true;
+          stop = true;
+          break;
         }
         Err(TryRecvError::Empty) => break,
         Err(TryRecvError::Disconnected) => {
@@ -476,7 +492,27 @@ impl DPEventLoop {
       }
       self.message_receiver.notify_data_to_readers(local_readers);
     }
-    false
+    stop
+  }
+
+  // facerec patch: before the loop ends, send what its writers still have queued
+  // (see `drain_queues`), waiting at most STOP_FLUSH_TIMEOUT for sockets that
+  // would block.
+  fn flush_before_stop(&mut self) {
+    let deadline = Instant::now() + STOP_FLUSH_TIMEOUT;
+    loop {
+      for sid in self.udp_sender.socket_ids() {
+        self.on_socket_writable(sid);
+      }
+      if !self.has_pending_outbound() {
+        break;
+      }
+      if Instant::now() >= deadline {
+        debug!("dp_event_loop stopping with unsent data");
+        break;
+      }
+      std::thread::sleep(Duration::from_millis(1));
+    }
   }
 
   fn drain_timers(&mut self, preparing_to_stop: bool) {

@@ -278,7 +278,18 @@ impl MessageBuilder {
     match cache_change.data_value {
       DDSData::Data { .. } => (), // data sample, not dispose
 
-      DDSData::DisposeByKey { .. } => {
+      DDSData::DisposeByKey { key_hash, .. } => {
+        // facerec patch: the key hash too, when the writer knows it. A reader
+        // may not deserialize the key-only payload: Fast DDS takes the instance
+        // from PID_KEY_HASH, or from a payload of at most 16 bytes, and without
+        // either it ignores the dispose (a participant or endpoint disposed
+        // through SPDP/SEDP stayed in its graph until its lease ran out).
+        if let Some(key_hash) = key_hash {
+          param_list.push(Parameter {
+            parameter_id: ParameterId::PID_KEY_HASH,
+            value: key_hash.to_vec(),
+          });
+        }
         param_list.push(Parameter::create_pid_status_info_parameter(
           /* disposed */ true, /* unregistered */ true, /* filtered */ false,
         ));
