@@ -107,6 +107,22 @@ pub struct TrackerConfig {
     /// Embeddings a track keeps as its samples (for enrolment by track, anonymous people and
     /// learning): the most different ones, the best face of near-duplicates.
     pub max_samples: usize,
+    /// Weak continuity: a face is embedded at once, whatever the cadence, when its track was
+    /// last seen longer ago than this ...
+    pub continuity_gap_ns: i64,
+    /// ... or its box's width or height changed by more than this fraction since the track's
+    /// last face ...
+    pub continuity_scale_change: f32,
+    /// ... or the detector's score fell by more than this ...
+    pub continuity_score_drop: f32,
+    /// ... or the landmarks moved within the box by more than this fraction of the box width
+    /// (mean over the five points: another face's geometry) ...
+    pub continuity_landmark_shift: f32,
+    /// ... or the box overlaps another live track's box (IoU above [`TOUCHING_IOU`]: two people
+    /// crossing, not two boxes grazing each other). In each case the frame's embedding
+    /// decides: a face closer to somebody else than to the track's name starts a track of its
+    /// own instead of inheriting the name.
+    pub continuity_touching: bool,
 }
 
 /// The part of [`TrackerConfig`] that may change while a tracker runs ([`Tracker::set_limits`]).
@@ -164,6 +180,11 @@ impl Default for TrackerConfig {
             better_quality_ratio: 1.3,
             backwards_reset_ns: 5_000_000_000,
             max_samples: 8,
+            continuity_gap_ns: 250_000_000,
+            continuity_scale_change: 0.2,
+            continuity_score_drop: 0.15,
+            continuity_landmark_shift: 0.1,
+            continuity_touching: true,
         }
     }
 }
@@ -265,6 +286,12 @@ pub struct TrackerStats {
     pub capped_frames: u64,
     /// Observations whose embedding had a different dimension than the track's (ignored).
     pub bad_embeddings: u64,
+    /// Embedded faces whose continuity with their track was weak (a gap in time, a jump in
+    /// scale, score or landmarks): the embedding checked who they are.
+    pub continuity_checks: u64,
+    /// Faces that contradicted their track's name (closer to somebody else) and started a
+    /// track of their own instead of inheriting the name.
+    pub identity_splits: u64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -298,6 +325,9 @@ impl Default for Identity {
         }
     }
 }
+
+/// Boxes overlapping by more than this IoU count as touching for [`TrackerConfig::continuity_touching`].
+pub const TOUCHING_IOU: f32 = 0.05;
 
 /// One embedding a track keeps, with its face's quality.
 #[derive(Debug, Clone)]
@@ -333,6 +363,8 @@ struct Track {
     samples: Vec<Sample>,
     learned_at_ns: Option<i64>,
     touched_ns: Option<i64>,
+    /// The face the track was last seen with (continuity checks compare the next one with it).
+    last_detection: Option<Detection>,
 }
 
 impl Track {
@@ -534,30 +566,29 @@ impl Tracker {
 
     /// Which of `detections` should be embedded this frame: every face except one that overlaps
     /// exactly one live, confidently identified track (and nothing else competes for either) whose
-    /// last embedding is recent (`reembed_every`) and whose best face is not clearly worse than
-    /// this one. Does not change the tracker.
+    /// last embedding is recent (`reembed_every`), whose best face is not clearly worse than this
+    /// one, and whose continuity with this face is strong ([`Self::weak_continuity`]). Tracks
+    /// that this frame will end (unseen for longer than `max_miss_ns`) count as gone, so a face
+    /// after a long gap is embedded in its first frame. Does not change the tracker.
     pub fn needs_embedding(&self, stamp_ns: i64, detections: &[Detection]) -> Vec<bool> {
         let now = self.effective_now(stamp_ns);
-        let predicted: Vec<BBox> = self
+        let live: Vec<(usize, BBox)> = self
             .tracks
             .iter()
-            .map(|t| t.predicted(now, self.config.max_miss_ns))
+            .enumerate()
+            .filter(|(_, t)| now.saturating_sub(t.last_seen_ns) <= self.config.max_miss_ns)
+            .map(|(ti, t)| (ti, t.predicted(now, self.config.max_miss_ns)))
             .collect();
         let gate = self.config.iou_gate;
         detections
             .iter()
             .enumerate()
             .map(|(di, d)| {
-                let overlapping: Vec<usize> = predicted
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, p)| p.iou(&d.bbox) >= gate)
-                    .map(|(ti, _)| ti)
-                    .collect();
-                let [ti] = overlapping.as_slice() else {
+                let overlapping: Vec<&(usize, BBox)> = live.iter().filter(|(_, p)| p.iou(&d.bbox) >= gate).collect();
+                let [(ti, p)] = overlapping.as_slice() else {
                     return true;
                 };
-                let (Some(track), Some(p)) = (self.tracks.get(*ti), predicted.get(*ti)) else {
+                let Some(track) = self.tracks.get(*ti) else {
                     return true;
                 };
                 if p.iou(&d.bbox) < self.config.iou_gate_no_embedding.max(0.5) {
@@ -570,10 +601,60 @@ impl Tracker {
                 if contested || !self.confident(track) {
                     return true;
                 }
+                let touching = self.config.continuity_touching
+                    && live
+                        .iter()
+                        .any(|(tj, q)| tj != ti && (q.iou(&d.bbox) > TOUCHING_IOU || q.iou(p) > TOUCHING_IOU));
+                if touching || self.weak_continuity(track, now, d) {
+                    return true;
+                }
                 track.frames_since_embedding + 1 >= self.config.reembed_every.max(1)
                     || face_quality(d) > track.best_quality * self.config.better_quality_ratio
             })
             .collect()
+    }
+
+    /// Whether face `d` may not be the face `track` was last seen with, judged without an
+    /// embedding: a gap in time, or a change of box scale, detector score or landmark geometry
+    /// beyond the `continuity_*` limits.
+    fn weak_continuity(&self, track: &Track, now: i64, d: &Detection) -> bool {
+        let c = &self.config;
+        if now.saturating_sub(track.last_seen_ns) > c.continuity_gap_ns {
+            return true;
+        }
+        let Some(last) = &track.last_detection else {
+            return true;
+        };
+        let ratio = |a: f32, b: f32| {
+            if a > 0.0 && b > 0.0 {
+                (a / b).max(b / a)
+            } else {
+                f32::INFINITY
+            }
+        };
+        let scale = ratio(d.bbox.width, last.bbox.width).max(ratio(d.bbox.height, last.bbox.height));
+        if scale.is_nan() || scale > 1.0 + c.continuity_scale_change {
+            return true;
+        }
+        if d.score < last.score - c.continuity_score_drop {
+            return true;
+        }
+        let shape = |det: &Detection, k: usize| {
+            det.landmarks.get(k).map(|p| {
+                (
+                    (p.x - det.bbox.x) / det.bbox.width.max(1.0),
+                    (p.y - det.bbox.y) / det.bbox.width.max(1.0),
+                )
+            })
+        };
+        let shift = (0..5)
+            .filter_map(|k| {
+                let (a, b) = (shape(d, k)?, shape(last, k)?);
+                Some(((a.0 - b.0).powi(2) + (a.1 - b.1).powi(2)).sqrt())
+            })
+            .sum::<f32>()
+            / 5.0;
+        shift.is_nan() || shift > c.continuity_landmark_shift
     }
 
     fn confident(&self, track: &Track) -> bool {
@@ -611,6 +692,7 @@ impl Tracker {
         let mut assigned: Vec<Option<usize>> = vec![None; n_det];
         let mut reidentified = vec![false; n_det];
         self.associate(now, &observations, &mut assigned);
+        self.split_contradicted(&observations, &mut assigned, gallery);
         self.reidentify(now, &observations, &mut assigned, &mut reidentified);
 
         // New tentative tracks for faces left over, within the cap.
@@ -645,6 +727,7 @@ impl Tracker {
                 samples: Vec::new(),
                 learned_at_ns: None,
                 touched_ns: None,
+                last_detection: None,
             });
             if let Some(a) = assigned.get_mut(di) {
                 *a = Some(self.tracks.len() - 1);
@@ -685,6 +768,14 @@ impl Tracker {
                 });
                 continue;
             };
+            if obs.embedding.is_some()
+                && self
+                    .tracks
+                    .get(ti)
+                    .is_some_and(|t| t.hits > 0 && self.weak_continuity(t, now, &obs.detection))
+            {
+                self.stats.continuity_checks += 1;
+            }
             self.observe(ti, now, &obs);
             let embedded = obs.embedding.is_some();
             self.update_identity(ti, gallery, embedded);
@@ -776,6 +867,33 @@ impl Tracker {
         }
     }
 
+    /// Unassigns each embedded face that contradicts its named track: the frame's own match is
+    /// somebody else, clearly (`match_threshold` and `name_margin`), and the track's person
+    /// scores clearly below the threshold for this face. Such a face is another person in the
+    /// track's place (a swap, a replacement, a crossing): it starts a track of its own and is
+    /// named for itself, instead of the name being kept by hysteresis, which is for a bad frame
+    /// of the same person (their own name still close).
+    fn split_contradicted(&mut self, observations: &[Observation], assigned: &mut [Option<usize>], gallery: &Gallery) {
+        let c = &self.config;
+        for (di, obs) in observations.iter().enumerate() {
+            let Some(slot) = assigned.get_mut(di) else { continue };
+            let Some(ti) = *slot else { continue };
+            let (Some(e), Some(track)) = (&obs.embedding, self.tracks.get(ti)) else {
+                continue;
+            };
+            let Some(name) = track.named() else { continue };
+            let Some(m) = gallery.best_match(e) else { continue };
+            if m.name == name || m.score < c.match_threshold || m.margin() < c.name_margin {
+                continue;
+            }
+            let own = gallery.best_similarity_to(name, e).unwrap_or(f32::NEG_INFINITY);
+            if own < c.match_threshold - c.keep_drop {
+                *slot = None;
+                self.stats.identity_splits += 1;
+            }
+        }
+    }
+
     /// Gives ended tracks back to unassigned embedded faces that match their template.
     fn reidentify(
         &mut self,
@@ -854,6 +972,7 @@ impl Tracker {
         }
         track.bbox = obs.detection.bbox;
         track.last_seen_ns = now;
+        track.last_detection = Some(obs.detection.clone());
         track.hits = track.hits.saturating_add(1);
         if !track.confirmed && track.hits >= c.confirm_hits {
             track.confirmed = true;
@@ -1269,14 +1388,102 @@ mod tests {
         let track = odd.track_id;
         assert_eq!(odd.frame_name.as_deref(), Some("ada"));
         assert_eq!(odd.name, "bob");
-        // Sustained contrary evidence wins, after a few frames, on the same track.
-        let ada_like = || Some(crate::embed::normalize(&[0.8, 0.35, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]));
+        // Sustained contrary evidence that still resembles Bob (his own score above the keep
+        // threshold: the same face, seen differently) wins after a few frames, on the same track.
+        let ada_like = || Some(crate::embed::normalize(&[0.8, 0.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]));
         let out: Vec<TrackedFace> = (0..20).map(|_| step(&mut t, ada_like())).collect();
         assert!(out.iter().all(|f| f.track_id == track));
         let names: Vec<&str> = out.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(names.first().copied(), Some("bob"));
         assert!(names.iter().filter(|n| **n == "bob").count() >= 2, "{names:?}");
         assert_eq!(names.last().copied(), Some("ada"), "{names:?}");
+    }
+
+    /// Issue 22: a face in a named track's place that is clearly somebody else (named for
+    /// itself, its track's name clearly below the threshold) is never given the track's name,
+    /// not even for the frames hysteresis would have kept it: it starts a track of its own.
+    #[test]
+    fn a_face_closer_to_somebody_else_splits_the_track_instead_of_inheriting_its_name() {
+        let g = gallery();
+        let mut t = Tracker::new(TrackerConfig::default());
+        let mut stamp = 0;
+        let mut step = |t: &mut Tracker, e: Embedding| {
+            stamp += 33 * MS;
+            t.update(stamp, vec![obs(det(100.0, 50.0, 80.0), Some(e))], &g)
+                .remove(0)
+        };
+        let bob = (0..5).map(|_| step(&mut t, person(1, 0.2))).last().expect("frames");
+        assert_eq!(bob.name, "bob");
+        // Ada-like, Bob's score 0.40 (below 0.455 - 0.05): another person in Bob's place.
+        let ada_like = crate::embed::normalize(&[0.8, 0.35, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
+        let newcomer = step(&mut t, ada_like);
+        assert_ne!(newcomer.track_id, bob.track_id);
+        assert_eq!(newcomer.name, "ada");
+        assert_eq!(t.stats().identity_splits, 1);
+    }
+
+    /// Drives `t` as the pipeline does: each face is embedded only when the tracker asks.
+    fn frame(t: &mut Tracker, g: &Gallery, stamp: i64, faces: Vec<(Detection, Embedding)>) -> Vec<TrackedFace> {
+        let detections: Vec<Detection> = faces.iter().map(|(d, _)| d.clone()).collect();
+        let wanted = t.needs_embedding(stamp, &detections);
+        let observations = faces
+            .into_iter()
+            .zip(wanted)
+            .map(|((d, e), w)| obs(d, w.then_some(e)))
+            .collect();
+        t.update(stamp, observations, g)
+    }
+
+    /// Issue 22: a known face seen again after a long gap (a slow camera) is embedded in its
+    /// first frame and named there, not carried as a fresh `unknown` track.
+    #[test]
+    fn faces_two_seconds_apart_are_named_in_every_frame() {
+        let g = gallery();
+        let mut t = Tracker::new(TrackerConfig::default());
+        // A confident track first (a camera at full rate) ...
+        for i in 0..10 {
+            let out = frame(&mut t, &g, i * 33 * MS, vec![(det(100.0, 50.0, 80.0), person(0, 0.1))]);
+            assert_eq!(out[0].name, "ada");
+        }
+        // ... then the camera slows down: every frame is a new track (the old one ended), and
+        // each is embedded and named in its first frame.
+        for i in 1..6 {
+            let stamp = 300 * MS + i * 2_000 * MS;
+            let out = frame(&mut t, &g, stamp, vec![(det(100.0, 50.0, 80.0), person(0, 0.1))]);
+            assert_eq!(out[0].name, "ada", "slow frame {i}");
+            assert!(out[0].frame_score.is_some(), "slow frame {i} embedded");
+        }
+    }
+
+    /// Issue 22: weak continuity (another face's geometry, a gap) is checked with an embedding
+    /// at once, whatever the cadence; strong continuity keeps the cadence.
+    #[test]
+    fn weak_continuity_is_checked_at_once_and_a_newcomer_gets_their_own_name() {
+        let g = gallery();
+        let mut t = Tracker::new(TrackerConfig::default());
+        let mut stamp = 0;
+        let mut embedded = 0;
+        for _ in 0..10 {
+            stamp += 33 * MS;
+            let out = frame(&mut t, &g, stamp, vec![(det(100.0, 50.0, 80.0), person(0, 0.1))]);
+            assert_eq!(out[0].name, "ada");
+            embedded += usize::from(out[0].frame_score.is_some());
+        }
+        assert!(
+            embedded < 10,
+            "a steady confident track skips embeddings ({embedded} of 10)"
+        );
+        // Bob steps into Ada's place with no gap: a bigger face (closer), so continuity is weak.
+        stamp += 33 * MS;
+        let out = frame(&mut t, &g, stamp, vec![(det(95.0, 45.0, 100.0), person(1, 0.1))]);
+        assert_eq!(out[0].name, "bob");
+        assert!(out[0].frame_score.is_some());
+        // Bob's face with a fallen detector score: checked.
+        let mut weak = det(95.0, 45.0, 100.0);
+        weak.score = 0.6;
+        assert!(t.needs_embedding(stamp + 33 * MS, &[weak])[0]);
+        // And after a gap of a few frames.
+        assert!(t.needs_embedding(stamp + 400 * MS, &[det(95.0, 45.0, 100.0)])[0]);
     }
 
     #[test]

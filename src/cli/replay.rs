@@ -207,14 +207,16 @@ pub fn run(opts: &PipelineOpts, args: &ReplayArgs) -> anyhow::Result<()> {
     for (topic, t) in replayer.tracker_stats() {
         eprintln!(
             "replay: tracker {topic}: {} tracks started, {} confirmed, {} re-identified, {} stamps backwards, \
-             {} restarts, {} faces untracked (cap) in {} frames",
+             {} restarts, {} faces untracked (cap) in {} frames, {} continuity checks, {} identity splits",
             t.tracks_started,
             t.tracks_confirmed,
             t.reidentified,
             t.backwards_stamps,
             t.resets,
             t.untracked_faces,
-            t.capped_frames
+            t.capped_frames,
+            t.continuity_checks,
+            t.identity_splits
         );
     }
     if !s.anonymous.is_empty() {

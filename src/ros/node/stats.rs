@@ -252,7 +252,9 @@ impl Stats {
 
 /// A camera's tracker in `/diagnostics`: its counters as values (`tracks_open`, ...,
 /// `untracked_faces` and `capped_frames` for faces left without a track at the
-/// `tracking.max_tracks` cap), and a warning level while the cap is reached.
+/// `tracking.max_tracks` cap; `continuity_checks` for faces embedded because their continuity
+/// with their track was weak, `identity_splits` for faces that were somebody else than their
+/// track's name and got a track of their own), and a warning level while the cap is reached.
 pub fn tracker_values(tracker: &Tracker) -> (u8, String, Vec<KeyValue>) {
     let s = tracker.stats();
     let open = tracker.live_tracks();
@@ -267,6 +269,8 @@ pub fn tracker_values(tracker: &Tracker) -> (u8, String, Vec<KeyValue>) {
         kv("capped_frames", s.capped_frames),
         kv("backwards_stamps", s.backwards_stamps),
         kv("tracker_resets", s.resets),
+        kv("continuity_checks", s.continuity_checks),
+        kv("identity_splits", s.identity_splits),
     ];
     if open >= cap {
         (
