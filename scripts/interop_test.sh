@@ -42,7 +42,11 @@
 #   9. type hashes (issue 11): src/ros/type_hashes.txt is what the installed type descriptions
 #      say (scripts/gen_type_hashes.py --check, each wheel set), and every topic, subscription
 #      and service endpoint of the running node announces the same RIHS01 hash as rclpy's own
-#      endpoint of that type (tests/interop/type_hash_peer.py), so `ros2 topic info -v` shows it.
+#      endpoint of that type (tests/interop/type_hash_peer.py), so `ros2 topic info -v` shows it;
+#  10. issue 25, the node as rclcpp's to the ROS 2 tools: its log lines on /rosout for an rclpy
+#      subscriber that joins late (logger name, level, message, file, function, line, stamp;
+#      tests/interop/rosout_peer.py) and on the console in ROS's format; the managed-node
+#      services ~/get_available_states and ~/get_transition_graph (tests/interop/lifecycle_peer.py).
 # Usage: scripts/interop_test.sh [jazzy|new ...]   (default: jazzy new)
 #        E2E_ONLY=REGEX scripts/interop_test.sh jazzy   (only the matching end-to-end checks)
 set -eo pipefail
@@ -165,8 +169,8 @@ e2e() {
   mkdir -p "$ROOT/.cache/e2e"
   in_ros "$set" env NODE_BIN="$NODE_BIN" F="$F" LOGS="$ROOT/.cache/e2e/$name" \
     timeout 240 unshare -n bash -c "ip link set lo up && set -e && $script" >"$ROOT/.cache/e2e/$name.log" 2>&1 || status=$?
-  grep -hE '"event": "(graph|enroll|expect|latency|list_people|forget|forbid|restart|summary|gallery|frames|params_[a-z]+|param_set_[a-z]+|installed|action_servers|reject_[a-z_]+|enroll_[a-z]+|find_[a-z_]+|lifecycle_[a-z_]+|hri_[a-z_]+|type_hash_[a-z]+|leave|leave_[a-z_]+|clock_[a-z_]+|done)"' "$ROOT/.cache/e2e/$name.log" | cut -c1-220 || true
-  grep -h "first frame" "$ROOT/.cache/e2e/$name.node.log" 2>/dev/null | sed 's/^.*INFO /  node: /' | head -2 || true
+  grep -hE '"event": "(graph|enroll|expect|latency|list_people|forget|forbid|restart|summary|gallery|frames|params_[a-z]+|param_set_[a-z]+|installed|action_servers|reject_[a-z_]+|enroll_[a-z]+|find_[a-z_]+|lifecycle_[a-z_]+|rosout_[a-z_]+|hri_[a-z_]+|type_hash_[a-z]+|leave|leave_[a-z_]+|clock_[a-z_]+|done)"' "$ROOT/.cache/e2e/$name.log" | cut -c1-220 || true
+  grep -h "first frame" "$ROOT/.cache/e2e/$name.node.log" 2>/dev/null | sed -E 's/^.*\[INFO\] \[[0-9.]+\] \[[^]]+\]: /  node: /' | head -2 || true
   [[ $status == 0 ]] || { echo "--- $name log tail:"; tail -15 "$ROOT/.cache/e2e/$name.log";
                           echo "--- node log tail:"; tail -15 "$ROOT/.cache/e2e/$name.node.log" 2>/dev/null || true; }
   result "end to end: $name" "$status"
@@ -282,6 +286,19 @@ if [[ -f src/bin/facerec_node.rs ]]; then
       python tests/interop/lifecycle_peer.py --node /facerec --camera /camera/image_raw --photo \$F/id01/img1.jpg \
         --timeout 60
       stop_node"
+  fi
+  # Issue 25: the node's log lines on /rosout as an rclcpp node's, for a subscriber that joins
+  # once the node is ready (transient local): the start-up lines (one logged before the node had
+  # a /rosout publisher), a WARN from a refused transition, logger name robot.facerec under
+  # /robot; one /rosout publisher with rcl's QoS; the console lines in rcutils' default format.
+  if [[ -f "$ROOT/.cache/ros-ws-${SETS[0]}/install/setup.bash" ]]; then
+    e2e "rosout-${SETS[0]}" "${SETS[0]}" "$START_NODE
+      start_node -r __ns:=/robot -p 'cameras:=[/camera/image_raw]'
+      for i in \$(seq 600); do grep -q 'ready on ROS domain' \$LOGS.node.log && break; sleep 0.1; done
+      python tests/interop/rosout_peer.py --node /robot/facerec --logger robot.facerec --timeout 60
+      stop_node
+      grep -E '^\[INFO\] \[[0-9]{10}\.[0-9]{9}\] \[robot\.facerec\]: .*ready on ROS domain' \$LOGS.node.log
+      grep -E '^\[WARN\] \[[0-9]{10}\.[0-9]{9}\] \[robot\.facerec\]: lifecycle: transition refused' \$LOGS.node.log"
   fi
   # Issue 11: every endpoint of the node (topics, subscriptions, services, actions, parameter
   # services, rosout) announces its type's RIHS01 hash, the same as rclpy's endpoint of that type.

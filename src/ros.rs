@@ -5,6 +5,7 @@
 //! ROS messages and the library's types and never reaches into the face pipeline itself.
 
 pub mod dds;
+pub mod log;
 pub mod msgs;
 pub mod node;
 pub mod params;

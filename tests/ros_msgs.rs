@@ -124,7 +124,8 @@ fn structs_match_reference_cdr() {
             msgs::LifecycleState,
             msgs::LifecycleTransition,
             msgs::TransitionDescription,
-            msgs::TransitionEvent
+            msgs::TransitionEvent,
+            msgs::Log
         );
         macro_rules! srv {
             ($($s:ty),*) => {
@@ -141,7 +142,8 @@ fn structs_match_reference_cdr() {
             msgs::ListPeople,
             msgs::ChangeState,
             msgs::GetState,
-            msgs::GetAvailableTransitions
+            msgs::GetAvailableTransitions,
+            msgs::GetAvailableStates
         );
         macro_rules! action {
             ($($a:ty),*) => {
@@ -174,6 +176,8 @@ fn structs_match_reference_cdr() {
         "lifecycle_msgs/msg/ChangeState_Response",
         "lifecycle_msgs/msg/GetState_Response",
         "lifecycle_msgs/msg/GetAvailableTransitions_Response",
+        "lifecycle_msgs/msg/GetAvailableStates_Response",
+        "rcl_interfaces/msg/Log",
         "facerec/msg/EnrollPerson_Goal",
         "facerec/msg/EnrollPerson_Result",
         "facerec/msg/EnrollPerson_Feedback",

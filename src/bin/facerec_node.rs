@@ -18,7 +18,8 @@ Publishes ~/detections (vision_msgs/Detection2DArray), ~/faces (facerec/FaceArra
 (sensor_msgs/Image, when publish_annotated is true) and /diagnostics; serves ~/enroll, ~/forget,
 ~/list_people. Parameters are described in config/facerec.yaml. Environment: ROS_DOMAIN_ID,
 ROS_LOCALHOST_ONLY, ROS_AUTOMATIC_DISCOVERY_RANGE, RMW_IMPLEMENTATION (service wire mapping),
-RUST_LOG (overrides --log-level).";
+RCUTILS_CONSOLE_OUTPUT_FORMAT, RCUTILS_COLORIZED_OUTPUT, RCUTILS_LOGGING_USE_STDOUT (console
+lines, as rcutils'; every line is also published on /rosout), RUST_LOG (overrides --log-level).";
 
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
@@ -50,22 +51,25 @@ fn run() -> anyhow::Result<()> {
             other => anyhow::bail!("unexpected argument {other:?} (ROS arguments go after --ros-args; see --help)"),
         }
     }
-    // RUST_LOG wins; otherwise --log-level (default info) for this node, and only errors from
-    // the DDS stack, which is chatty about every peer it meets.
-    let filter = std::env::var("RUST_LOG")
+    // Logging as an rclcpp node's (facerec::ros::log): console lines in ROS's format
+    // (RCUTILS_CONSOLE_OUTPUT_FORMAT, ...), each also on /rosout under the node's logger name;
+    // levels from --log-level (only errors from the DDS stack, which is chatty about every peer
+    // it meets, unless a rule names it). RUST_LOG, when set, decides the levels instead.
+    let fqn = facerec::ros::NameResolver::new(&args, facerec::ros::node::DEFAULT_NODE_NAME, "/")
+        .context("node name")?
+        .node_fqn();
+    let layer = facerec::ros::log::RosLogLayer::from_args(&args, &fqn, |k| std::env::var(k).ok())
+        .map_err(anyhow::Error::msg)
+        .context("--log-level")?;
+    let rust_log = std::env::var("RUST_LOG")
         .ok()
         .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| {
-            format!(
-                "{},rustdds=error,ros2_client=error",
-                args.log_filter().unwrap_or_else(|| "info".to_owned())
-            )
-        });
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .map(tracing_subscriber::EnvFilter::new);
+    {
+        use tracing_subscriber::layer::SubscriberExt as _;
+        use tracing_subscriber::util::SubscriberInitExt as _;
+        tracing_subscriber::registry().with(rust_log).with(layer).init();
+    }
     let env = RosEnv::from_process().context("ROS environment")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

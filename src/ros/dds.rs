@@ -285,6 +285,25 @@ pub fn publisher<M: RosMessage + serde::Serialize>(
         })
 }
 
+/// rcl's QoS for `/rosout` (`rcl_qos_profile_rosout_default`): reliable, transient local, keep
+/// last 1000, lifespan 10 s, so a console or recorder that joins late still gets the recent
+/// lines.
+pub fn rosout_qos() -> QosProfile {
+    use ros2_client::qos::{Durability, History, WhenFull};
+    QosProfile::publisher_default()
+        .reliability_reliable(WhenFull::DEFAULT)
+        .durability(Durability::TransientLocal)
+        .history(History::KeepLast { depth: 1000 })
+        .lifespan(Some(std::time::Duration::from_secs(10)))
+}
+
+/// The node's `/rosout` publisher, with [`rosout_qos`]. Create the node with
+/// `NodeOptions::enable_rosout(false)`: ros2-client's own rosout writer keeps one line only
+/// (depth 1) and would be a second writer of the node on the topic.
+pub fn rosout_publisher(node: &mut Node) -> Result<Publisher<crate::ros::msgs::Log>, DdsError> {
+    publisher(node, "/rosout", rosout_qos())
+}
+
 /// A subscription to `M` on the fully qualified topic `resolved`.
 pub fn subscription<M: RosMessage + serde::de::DeserializeOwned + 'static>(
     node: &mut Node,
@@ -450,6 +469,8 @@ mod tests {
         service::<msgs::ChangeState>(&table);
         service::<msgs::GetState>(&table);
         service::<msgs::GetAvailableTransitions>(&table);
+        service::<msgs::GetAvailableStates>(&table);
+        message::<msgs::Log>(&table);
         action::<msgs::EnrollPerson>(&table);
         action::<msgs::FindPerson>(&table);
         // what ros2-client creates itself: rosout, parameter events and services, action status

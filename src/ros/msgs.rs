@@ -553,6 +553,24 @@ impl RosService for ListPeople {
     const NAME: &'static str = "ListPeople";
 }
 
+// ---------------------------------------------------------------- rcl_interfaces
+
+/// `rcl_interfaces/msg/Log`, one log line, published on `/rosout` (`ros::log`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Log {
+    /// When the line was logged (system time).
+    pub stamp: Time,
+    /// DEBUG 10, INFO 20, WARN 30, ERROR 40, FATAL 50.
+    pub level: u8,
+    /// The logger's name (`robot.facerec` for the node `/robot/facerec`).
+    pub name: String,
+    pub msg: String,
+    pub file: String,
+    pub function: String,
+    pub line: u32,
+}
+ros_message!(Log, "rcl_interfaces", "Log");
+
 // ---------------------------------------------------------------- lifecycle_msgs
 
 /// `lifecycle_msgs/msg/State`.
@@ -614,8 +632,8 @@ impl RosService for ChangeState {
     const NAME: &'static str = "ChangeState";
 }
 
-/// Request of `lifecycle_msgs/srv/GetState` and `GetAvailableTransitions`: no fields (one byte
-/// on the wire, as [`ListPeopleRequest`]).
+/// Request of `lifecycle_msgs/srv/GetState`, `GetAvailableStates` and `GetAvailableTransitions`:
+/// no fields (one byte on the wire, as [`ListPeopleRequest`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EmptyRequest {
     pub structure_needs_at_least_one_member: u8,
@@ -638,6 +656,23 @@ impl RosService for GetState {
     const NAME: &'static str = "GetState";
 }
 
+/// Response of `lifecycle_msgs/srv/GetAvailableStates`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GetAvailableStatesResponse {
+    pub available_states: Vec<LifecycleState>,
+}
+impl Message for GetAvailableStatesResponse {}
+
+/// `lifecycle_msgs/srv/GetAvailableStates` (`~/get_available_states`: every state of the
+/// state machine).
+pub struct GetAvailableStates;
+impl RosService for GetAvailableStates {
+    type Request = EmptyRequest;
+    type Response = GetAvailableStatesResponse;
+    const PACKAGE: &'static str = "lifecycle_msgs";
+    const NAME: &'static str = "GetAvailableStates";
+}
+
 /// Response of `lifecycle_msgs/srv/GetAvailableTransitions`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GetAvailableTransitionsResponse {
@@ -645,7 +680,8 @@ pub struct GetAvailableTransitionsResponse {
 }
 impl Message for GetAvailableTransitionsResponse {}
 
-/// `lifecycle_msgs/srv/GetAvailableTransitions`.
+/// `lifecycle_msgs/srv/GetAvailableTransitions` (`~/get_available_transitions`: those of the
+/// current state; `~/get_transition_graph`: all of them).
 pub struct GetAvailableTransitions;
 impl RosService for GetAvailableTransitions {
     type Request = EmptyRequest;

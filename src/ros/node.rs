@@ -7,8 +7,9 @@
 //! (`facerec/FaceArray`) and, when asked, `~/annotated`; `~/enroll`, `~/forget` and
 //! `~/list_people` change the shared gallery; the `~/enroll_person` and `~/find_person` actions
 //! serve behaviour trees (enrolment with feedback and cancel, a search for a person); the
-//! managed-node services (`~/change_state`, `~/get_state`, `~/get_available_transitions`,
-//! `~/transition_event`) switch frame processing off and on;
+//! managed-node services (`~/change_state`, `~/get_state`, `~/get_available_states`,
+//! `~/get_available_transitions`, `~/get_transition_graph`, `~/transition_event`) switch frame
+//! processing off and on; every log line goes to `/rosout` too (`ros::log`);
 //! `/diagnostics` reports rates, latency, drops and
 //! malformed input. Bad input is counted and logged, never fatal. With tracking (the default)
 //! each camera has its own tracker and people rules, the calls replay makes per topic; faces
@@ -58,6 +59,7 @@ use crate::gallery::{Gallery, GalleryError};
 use crate::people::People;
 use crate::pipeline::{Pipeline, PipelineError};
 use crate::ros::dds::{self, DdsError};
+use crate::ros::msgs::GetAvailableStates;
 use crate::ros::msgs::{
     CameraInfo, ChangeState, CompressedImage, DiagnosticArray, DiagnosticStatus, Enroll, EnrollPerson, FindPerson,
     Forget, GetAvailableTransitions, GetState, Header, Image, KeyValue, ListPeople, RosMessage, RosService, TfMessage,
@@ -165,8 +167,9 @@ pub async fn run(args: RosArgs, env: RosEnv, shutdown: impl Future<Output = ()>)
     // refused with the reason. use_sim_time is ros2-client's own: while it is true (given at
     // start or set later) the spinner subscribes `/clock` and the node's clock is `/clock`'s.
     let live = Arc::new(LiveSettings::new(Live::from_config(&config)));
+    // The node's /rosout writer is its own (rcl's QoS; ros::log publishes on it), not ros2-client's.
     let mut options = NodeOptions::new()
-        .enable_rosout(true)
+        .enable_rosout(false)
         .declare_parameter("use_sim_time", ParameterValue::Boolean(config.use_sim_time));
     for d in declared::DECLARED {
         let value = params.get(d.name).cloned().unwrap_or_else(|| d.default.to_parameter());
@@ -183,6 +186,12 @@ pub async fn run(args: RosArgs, env: RosEnv, shutdown: impl Future<Output = ()>)
             apply.apply(name, value)
         }));
     let mut node = dds::node_with_options(&context, &names.namespace, &names.node_name, options)?;
+    // Log lines on /rosout from here on (those logged since the start too: they were queued);
+    // none unless facerec_node installed ros::log's layer.
+    let rosout = {
+        let publisher = dds::rosout_publisher(&mut node)?;
+        crate::ros::log::attach(move |line| publisher.publish(line).map_err(|e| e.forget_data()))
+    };
     live.start();
     let spinner = dds::spinner(&mut node)?;
     let spin_task = tokio::spawn(async move {
@@ -329,6 +338,9 @@ pub async fn run(args: RosArgs, env: RosEnv, shutdown: impl Future<Output = ()>)
     let get_state_server = server::<GetState>(&mut node, mapping, &names.resolve("~/get_state")?)?;
     let transitions_server =
         server::<GetAvailableTransitions>(&mut node, mapping, &names.resolve("~/get_available_transitions")?)?;
+    let states_server = server::<GetAvailableStates>(&mut node, mapping, &names.resolve("~/get_available_states")?)?;
+    let graph_server =
+        server::<GetAvailableTransitions>(&mut node, mapping, &names.resolve("~/get_transition_graph")?)?;
     tasks.push(serve(
         change_state_server,
         "change_state",
@@ -372,6 +384,34 @@ pub async fn run(args: RosArgs, env: RosEnv, shutdown: impl Future<Output = ()>)
             let h = handlers.clone();
             move |_req| {
                 let resp = h.available_transitions();
+                async move { resp }
+            }
+        },
+    ));
+    tasks.push(serve(
+        states_server,
+        "get_available_states",
+        life_start_ns,
+        &inflight,
+        Stale::Ignore,
+        {
+            let h = handlers.clone();
+            move |_req| {
+                let resp = h.available_states();
+                async move { resp }
+            }
+        },
+    ));
+    tasks.push(serve(
+        graph_server,
+        "get_transition_graph",
+        life_start_ns,
+        &inflight,
+        Stale::Ignore,
+        {
+            let h = handlers.clone();
+            move |_req| {
+                let resp = h.transition_graph();
                 async move { resp }
             }
         },
@@ -509,6 +549,7 @@ pub async fn run(args: RosArgs, env: RosEnv, shutdown: impl Future<Output = ()>)
     drop(node);
     spin_task.abort();
     let _ = spin_task.await;
+    drop(rosout); // publishes what is queued (the shutdown lines), then stops
     drop(context);
     Ok(())
 }

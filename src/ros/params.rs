@@ -118,8 +118,29 @@ mod tests {
             ]
         );
         assert_eq!(a.log_filter().as_deref(), Some("facerec::node=debug,warn"));
+        assert!(!a.disable_rosout_logs && !a.disable_stdout_logs);
         assert_eq!(a.resolved_node_name("facerec"), "face_node");
         assert_eq!(a.resolved_namespace("facerec", "/"), "/robot");
+    }
+
+    #[test]
+    fn log_flags_and_levels() {
+        let a = args(
+            "--ros-args --disable-rosout-logs --disable-stdout-logs --enable-stdout-logs \
+             --log-level FATAL --log-level facerec:=Unset",
+        );
+        assert!(
+            a.disable_rosout_logs && !a.disable_stdout_logs,
+            "the last of enable/disable wins"
+        );
+        assert_eq!(
+            a.log_levels,
+            vec![
+                (None, "fatal".to_owned()),
+                (Some("facerec".to_owned()), "unset".to_owned())
+            ]
+        );
+        assert_eq!(a.log_filter().as_deref(), Some("error,facerec=trace"));
     }
 
     #[test]

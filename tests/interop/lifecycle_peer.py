@@ -5,8 +5,11 @@ Publishes photos on a camera and watches ~/faces while it walks the node through
 its lifecycle as a lifecycle manager or behaviour tree would: active at start
 (faces arrive); deactivate (transition event active -> inactive, no faces while
 inactive, a transition the state does not allow refused, the available
-transitions listed); activate (faces arrive again). Each step is one JSON line;
-the exit status says whether all held.
+transitions listed); activate (faces arrive again). Also what `ros2 lifecycle list -a`
+and a lifecycle manager read: ~/get_available_states (all 11 states of rcl_lifecycle's
+default state machine, primary and transition ones) and ~/get_transition_graph (its 25
+transitions, callback outcomes and error handling included), answered as rclcpp_lifecycle
+does. Each step is one JSON line; the exit status says whether all held.
 """
 
 import argparse
@@ -15,7 +18,7 @@ import time
 
 import rclpy
 from lifecycle_msgs.msg import Transition, TransitionEvent
-from lifecycle_msgs.srv import ChangeState, GetAvailableTransitions, GetState
+from lifecycle_msgs.srv import ChangeState, GetAvailableStates, GetAvailableTransitions, GetState
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 
@@ -40,6 +43,8 @@ class Peer(Spinning, Node):
         self.change = self.create_client(ChangeState, f"{fqn}/change_state")
         self.get = self.create_client(GetState, f"{fqn}/get_state")
         self.available = self.create_client(GetAvailableTransitions, f"{fqn}/get_available_transitions")
+        self.states = self.create_client(GetAvailableStates, f"{fqn}/get_available_states")
+        self.graph = self.create_client(GetAvailableTransitions, f"{fqn}/get_transition_graph")
 
     def publish(self):
         self.msg.header.stamp = self.get_clock().now().to_msg()
@@ -68,7 +73,8 @@ def main():
     check = Checks()
 
     ready = peer.spin_until(lambda: peer.change.service_is_ready() and peer.get.service_is_ready()
-                            and peer.available.service_is_ready(), args.timeout)
+                            and peer.available.service_is_ready() and peer.states.service_is_ready()
+                            and peer.graph.service_is_ready(), args.timeout)
     state = peer.state(args.timeout) if ready else None
     faces_at_start = peer.spin_until(lambda: len(peer.faces) >= 2, args.timeout)
     check("lifecycle_start", ready and state == "active" and faces_at_start, state=state, faces=len(peer.faces))
@@ -91,8 +97,37 @@ def main():
     refused = peer.transition(Transition.TRANSITION_DEACTIVATE, "", args.timeout)
     r = peer.call_client(peer.available, GetAvailableTransitions.Request(), args.timeout)
     labels = sorted(t.transition.label for t in r.available_transitions) if r else None
+    # Each into its transition state, as rclcpp_lifecycle describes them (`ros2 lifecycle list`).
+    goals = sorted(t.goal_state.label for t in r.available_transitions) if r else None
     check("lifecycle_refused_and_available", refused is False and labels == ["activate", "cleanup", "shutdown"]
-          and peer.state(args.timeout) == "inactive", refused=refused, available=labels)
+          and goals == ["activating", "cleaningup", "shuttingdown"]
+          and peer.state(args.timeout) == "inactive", refused=refused, available=labels, goals=goals)
+
+    # The whole state machine, whatever the state (`ros2 lifecycle list -a`).
+    r = peer.call_client(peer.states, GetAvailableStates.Request(), args.timeout)
+    states = [(s.id, s.label) for s in r.available_states] if r else None
+    primary = [label for i, label in states or [] if i < 10]
+    check("lifecycle_states", states is not None and len(states) == 11
+          and primary == ["unknown", "unconfigured", "inactive", "active", "finalized"]
+          and {i for i, _ in states} == {0, 1, 2, 3, 4, 10, 11, 12, 13, 14, 15}
+          and dict(states)[15] == "errorprocessing",
+          count=None if states is None else len(states), states=[label for _, label in states or []])
+    r = peer.call_client(peer.graph, GetAvailableTransitions.Request(), args.timeout)
+    graph = [(t.transition.id, t.transition.label, t.start_state.label, t.goal_state.label)
+             for t in r.available_transitions] if r else []
+    by_id = {g[0]: g[1:] for g in graph}
+    check("lifecycle_graph", len(graph) == 25 and len(by_id) == 25
+          and by_id.get(Transition.TRANSITION_CONFIGURE) == ("configure", "unconfigured", "configuring")
+          and by_id.get(Transition.TRANSITION_ON_CONFIGURE_SUCCESS) == ("transition_success", "configuring", "inactive")
+          and by_id.get(Transition.TRANSITION_ON_ACTIVATE_FAILURE) == ("transition_failure", "activating", "inactive")
+          and by_id.get(Transition.TRANSITION_ON_DEACTIVATE_ERROR)
+          == ("transition_error", "deactivating", "errorprocessing")
+          and by_id.get(Transition.TRANSITION_ACTIVE_SHUTDOWN) == ("shutdown", "active", "shuttingdown")
+          and by_id.get(Transition.TRANSITION_ON_ERROR_SUCCESS)
+          == ("transition_success", "errorprocessing", "unconfigured")
+          and by_id.get(Transition.TRANSITION_ON_ERROR_ERROR) == ("transition_error", "errorprocessing", "finalized"),
+          count=len(graph), primary_transitions=sorted(i for i in by_id if i < 10),
+          outcomes=len([i for i in by_id if i >= 10]))
 
     done = peer.transition(0, "activate", args.timeout)  # by label, as `ros2 lifecycle set` may send
     before = len(peer.faces)

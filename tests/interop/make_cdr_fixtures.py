@@ -58,6 +58,8 @@ LIFECYCLE_SERVICES = {
     "GetState_Response": "lifecycle_msgs/State current_state\n",
     "GetAvailableTransitions_Request": "uint8 structure_needs_at_least_one_member\n",
     "GetAvailableTransitions_Response": "lifecycle_msgs/TransitionDescription[] available_transitions\n",
+    "GetAvailableStates_Request": "uint8 structure_needs_at_least_one_member\n",
+    "GetAvailableStates_Response": "lifecycle_msgs/State[] available_states\n",
 }
 
 
@@ -301,6 +303,12 @@ def samples():
               "goal_state": {"id": 3, "label": "active"}},
              {"transition": {"id": 6, "label": "shutdown"}, "start_state": {"id": 2, "label": "inactive"},
               "goal_state": {"id": 4, "label": "finalized"}}]}),
+        ("get_available_states_response", "lifecycle_msgs/msg/GetAvailableStates_Response",
+         {"available_states": [{"id": 0, "label": "unknown"}, {"id": 13, "label": "activating"},
+                               {"id": 15, "label": "errorprocessing"}]}),
+        ("log", "rcl_interfaces/msg/Log",
+         {"stamp": STAMP, "level": 30, "name": "robot.facerec", "msg": "camera 0: no frame for 5 s",
+          "file": "src/ros/node.rs", "function": "facerec::ros::node", "line": 412}),
         ("find_person_feedback", "facerec/msg/FindPerson_Feedback",
          {"frames_searched": 12, "faces_seen": 3, "best_score": 0.25, "best_camera": "/back/image_raw",
           "elapsed_s": 1.5}),

@@ -31,6 +31,8 @@ use crate::ros::msgs::{
     GetAvailableTransitionsResponse, GetStateResponse, LifecycleState, LifecycleTransition, ListPeopleRequest,
     ListPeopleResponse, TransitionDescription, TransitionEvent,
 };
+// The lifecycle's own line (the list above is shared with the enroll/forget handlers).
+use crate::ros::msgs::GetAvailableStatesResponse;
 
 fn state_msg(state: LifecycleStateKind) -> LifecycleState {
     LifecycleState {
@@ -666,7 +668,8 @@ impl Services {
         }
     }
 
-    /// `~/get_available_transitions`.
+    /// `~/get_available_transitions`: those the current state allows, each into its transition
+    /// state (`deactivate`: `active` -> `deactivating`), as rclcpp_lifecycle describes them.
     pub fn available_transitions(&self) -> GetAvailableTransitionsResponse {
         GetAvailableTransitionsResponse {
             available_transitions: self
@@ -680,7 +683,33 @@ impl Services {
                         label: t.label().to_owned(),
                     },
                     start_state: state_msg(t.start()),
-                    goal_state: state_msg(t.goal()),
+                    goal_state: state_msg(t.via()),
+                })
+                .collect(),
+        }
+    }
+
+    /// `~/get_available_states`: every state of the state machine, primary and transition
+    /// states (11), as rclcpp_lifecycle answers.
+    pub fn available_states(&self) -> GetAvailableStatesResponse {
+        GetAvailableStatesResponse {
+            available_states: LIFECYCLE_STATES.into_iter().map(state_msg).collect(),
+        }
+    }
+
+    /// `~/get_transition_graph`: every transition of the state machine (25), callback outcomes
+    /// and error handling included, as rclcpp_lifecycle answers (`ros2 lifecycle list -a`).
+    pub fn transition_graph(&self) -> GetAvailableTransitionsResponse {
+        GetAvailableTransitionsResponse {
+            available_transitions: LIFECYCLE_GRAPH
+                .iter()
+                .map(|e| TransitionDescription {
+                    transition: LifecycleTransition {
+                        id: e.id,
+                        label: e.label.to_owned(),
+                    },
+                    start_state: state_msg(e.start),
+                    goal_state: state_msg(e.goal),
                 })
                 .collect(),
         }
@@ -1066,5 +1095,41 @@ mod tests {
             "{find}"
         );
         assert!(!find.contains("default"), "{find}");
+    }
+
+    #[test]
+    fn lifecycle_services_answer_as_rclcpp_lifecycle() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = services(dir.path());
+        let states = s.available_states().available_states;
+        assert_eq!(states.len(), 11);
+        assert_eq!((states[0].id, states[0].label.as_str()), (0, "unknown"));
+        assert_eq!((states[10].id, states[10].label.as_str()), (15, "errorprocessing"));
+        let graph = s.transition_graph().available_transitions;
+        assert_eq!(graph.len(), 25);
+        let first = &graph[0];
+        assert_eq!((first.transition.id, first.transition.label.as_str()), (1, "configure"));
+        assert_eq!(
+            (first.start_state.label.as_str(), first.goal_state.label.as_str()),
+            ("unconfigured", "configuring")
+        );
+        // Active at start: deactivate and shutdown, into their transition states.
+        let available: Vec<(u8, String, String)> = s
+            .available_transitions()
+            .available_transitions
+            .into_iter()
+            .map(|t| (t.transition.id, t.start_state.label, t.goal_state.label))
+            .collect();
+        assert_eq!(
+            available,
+            [
+                (4, "active".to_owned(), "deactivating".to_owned()),
+                (7, "active".to_owned(), "shuttingdown".to_owned())
+            ]
+        );
+        // Each available transition is an edge of the graph.
+        for t in s.available_transitions().available_transitions {
+            assert!(graph.contains(&t), "{t:?}");
+        }
     }
 }

@@ -50,8 +50,13 @@ pub struct RosArgs {
     /// `--params-file` and `-p`, in command-line order (see [`Params::for_node`] for
     /// how they combine).
     pub param_sources: Vec<ParamSource>,
-    /// `--log-level` rules: (logger name or `None` for the default, level in lower case).
+    /// `--log-level` rules: (logger name or `None` for the default, level in lower case:
+    /// `debug`, `info`, `warn`, `error`, `fatal` or `unset`).
     pub log_levels: Vec<(Option<String>, String)>,
+    /// `--disable-rosout-logs` (last of it and `--enable-rosout-logs` wins).
+    pub disable_rosout_logs: bool,
+    /// `--disable-stdout-logs` (last of it and `--enable-stdout-logs` wins).
+    pub disable_stdout_logs: bool,
     /// Arguments outside `--ros-args` sections, for the program itself.
     pub other: Vec<String>,
 }
@@ -102,13 +107,12 @@ impl RosArgs {
                 "-e" | "--enclave" | "--log-config-file" | "--log-file-name" => {
                     value_of(&arg)?;
                 }
-                // Accepted flags without a value.
-                "--enable-rosout-logs"
-                | "--disable-rosout-logs"
-                | "--enable-stdout-logs"
-                | "--disable-stdout-logs"
-                | "--enable-external-lib-logs"
-                | "--disable-external-lib-logs" => {}
+                "--enable-rosout-logs" => out.disable_rosout_logs = false,
+                "--disable-rosout-logs" => out.disable_rosout_logs = true,
+                "--enable-stdout-logs" => out.disable_stdout_logs = false,
+                "--disable-stdout-logs" => out.disable_stdout_logs = true,
+                // Accepted flags without a value, not needed here.
+                "--enable-external-lib-logs" | "--disable-external-lib-logs" => {}
                 other => return Err(ParamsError::UnknownOption(other.to_owned())),
             }
         }
@@ -172,9 +176,17 @@ impl RosArgs {
         let parts: Vec<String> = self
             .log_levels
             .iter()
-            .map(|(logger, level)| match logger {
-                None => level.clone(),
-                Some(name) => format!("{}={level}", name.replace('.', "::")),
+            .map(|(logger, level)| {
+                // tracing has no FATAL, and `unset` lets everything through.
+                let level = match level.as_str() {
+                    "fatal" => "error",
+                    "unset" => "trace",
+                    other => other,
+                };
+                match logger {
+                    None => level.to_owned(),
+                    Some(name) => format!("{}={level}", name.replace('.', "::")),
+                }
             })
             .collect();
         Some(parts.join(","))
@@ -220,8 +232,9 @@ pub(super) fn parse_log_level(rule: &str) -> Result<(Option<String>, String), Pa
         "debug" => "debug",
         "info" => "info",
         "warn" | "warning" => "warn",
-        "error" | "fatal" => "error",
-        "unset" => "trace",
+        "error" => "error",
+        "fatal" => "fatal",
+        "unset" => "unset",
         _ => {
             return Err(ParamsError::BadRule {
                 rule: rule.to_owned(),
