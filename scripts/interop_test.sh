@@ -253,7 +253,7 @@ if [[ -f src/bin/facerec_node.rs ]]; then
       rm -f \$LOGS.gallery.yaml
       python tests/interop/service_faults.py answered --mapping cyclone \
         --node-cmd \"$NODE_CMD -p service_mapping:=cyclone\" --logs \"\$LOGS\" --gallery \$LOGS.gallery.yaml \
-        --cli \$(dirname \$NODE_BIN)/facerec --photo \$F/id01/img1.jpg --rounds ${ANSWERED_ROUNDS:-4} --timeout 60"
+        --cli \$(dirname \$NODE_BIN)/facerec --photo \$F/id01/img1.jpg --rounds ${ANSWERED_ROUNDS:-4} ${ANSWERED_ARGS:-} --timeout 60"
     e2e "gallery-writers-${SETS[0]}" "${SETS[0]}" "export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
       rm -f \$LOGS.gallery.yaml
       python tests/interop/service_faults.py writers --mapping fastdds \

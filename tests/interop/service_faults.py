@@ -350,6 +350,16 @@ def answered(args, client):
         # Saved: the gallery file holds the effect; the answer is being held back 4 s.
         saved = wait_for_file(args.gallery, f"name: {name}\n", enrolling, args.timeout)
         early = reply()
+        lost = None
+        if args.lose_first_answer:
+            # A node without the pause hook (an older build) may answer just after the save:
+            # take its answer as lost with the killed node, as in a real crash at that point.
+            end = time.monotonic() + 5.0 if early is None else 0
+            while early is None and time.monotonic() < end:
+                early = reply()
+                time.sleep(0.05)
+            lost = early
+            early = None
         life.kill9()
         life = NodeLife(slow, f"{args.logs}.life{rnd + 1}.log")
         ready = life.wait_ready(args.timeout)
@@ -374,6 +384,8 @@ def answered(args, client):
         else:
             expected.pop(name, None)
         right = ready and saved and early is None and answer is not None and answer[0] and "already done" in answer[1]
+        if args.lose_first_answer:
+            emit("lost_answer", round=rnd, answer=None if lost is None else (bool(lost.success), lost.message))
         emit("restart", round=rnd, service=which, name=name, saved_before_kill=saved,
              answered_before_kill=early is not None, answer=answer, answered_via=how[-1], ok=right)
         ok &= right
@@ -514,6 +526,8 @@ def main():
     p.add_argument("--model-tag-from", default="config/gallery.yaml")
     p.add_argument("--timeout", type=float, default=60.0)
     p.add_argument("--cli", help="answered/writers: the facerec command line binary")
+    p.add_argument("--lose-first-answer", action="store_true",
+                   help="answered: drop the first life's answer as lost (for a node built without the pause hook)")
     p.add_argument("--photo2", help="writers: the photo the CLI enrolls carol from")
     p.add_argument("--node2", default="/facerec2", help="writers: the second node's name")
     p.add_argument("--node2-cmd", help="writers: shell command that starts the second node on the same gallery")
