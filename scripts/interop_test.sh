@@ -31,7 +31,8 @@
 #      facerec package built with colcon (plain and --symlink-install, the node binary of the
 #      test build) starts with no ORT_DYLIB_PATH from a folder with no .ort/ or models/ in
 #      reach, finding ONNX Runtime and its models in the install tree, and without the
-#      installed library exits non-zero saying so;
+#      installed library exits non-zero saying so; the `facerec` command line installed beside
+#      it (issue 25) detects the faces of a photo there the same way;
 #   8. ROS4HRI (REP-155), in the same namespaces: with hri.enabled and tf.enabled, an rclpy
 #      consumer (tests/interop/hri_peer.py, reading the test hri_msgs/tf2_msgs) gets the
 #      enrolled person's tracked face with its roi, cropped/aligned images, landmarks,
@@ -92,7 +93,8 @@ build_interfaces() {
 }
 
 # Builds the whole facerec package (interfaces + node) with colcon into WS, installing the test
-# build's facerec_node (FACEREC_NODE_BINARY, no second cargo build) and .ort/'s ONNX Runtime.
+# build's facerec_node and facerec (FACEREC_NODE_BINARY and the `facerec` beside it, no second
+# cargo build) and .ort/'s ONNX Runtime.
 # MODE: copy (a plain install) or symlink (--symlink-install).
 build_node_package() {
   local set="$1" ws="$2" mode="$3" venv="$ROOT/.venv-ros-$1" t0=$SECONDS
@@ -111,7 +113,7 @@ build_node_package() {
       --cmake-args -DBUILD_TESTING=OFF "-DFACEREC_NODE_BINARY=$NODE_BIN" \
       "-DFACEREC_ORT_LIBRARY=$ROOT/.ort/libonnxruntime.so" >"$ws/build.log" 2>&1
   ) || { echo "colcon build failed; tail of $ws/build.log:"; tail -30 "$ws/build.log"; return 1; }
-  grep -h "facerec_node stripped\|ONNX Runtime:" "$ws/build.log" | sed 's/^/  /' || true
+  grep -h "stripped: \|ONNX Runtime:" "$ws/build.log" | sed 's/^/  /' || true
   echo "facerec package ($mode install) built with colcon in $((SECONDS - t0)) s"
 }
 

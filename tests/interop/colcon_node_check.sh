@@ -4,7 +4,10 @@
 # reach, and checks that it found ONNX Runtime and its models in the install tree (through
 # AMENT_PREFIX_PATH; with --symlink-install the node is a link into cargo's target folder). In a
 # plain install it then hides the installed library and checks that the node exits non-zero
-# with a clear error. Run by scripts/interop_test.sh inside a loopback-only network namespace.
+# with a clear error. Issue 25: the `facerec` command line installed beside it
+# (lib/facerec/facerec, what `ros2 run facerec facerec ...` starts) detects the faces of a photo
+# copied into that unrelated folder, finding ONNX Runtime and its models in the install tree too.
+# Run by scripts/interop_test.sh inside a loopback-only network namespace.
 # Usage: colcon_node_check.sh WS copy|symlink LOGS
 set -euo pipefail
 WS="$1" MODE="$2" LOGS="$3"
@@ -16,8 +19,11 @@ source "$WS/install/setup.bash"
 set -u
 node="$WS/install/facerec/lib/facerec/facerec_node"
 lib_installed="$WS/install/facerec/lib/facerec/libonnxruntime.so"
+cli="$WS/install/facerec/lib/facerec/facerec"
+photo_src="$PWD/tests/fixtures/faces/group/couple.jpg"
 event() { python3 -c 'import json, sys; print(json.dumps(dict(event="installed", **dict(a.split("=", 1) for a in sys.argv[1:]))))' "$@"; }
 cd "$(mktemp -d /tmp/facerec-cwd-XXXXXX)"
+cp "$photo_src" photo.jpg
 
 "$node" --ros-args -p gallery:="$LOGS.gallery.yaml" >"$LOGS.node.log" 2>&1 & NODE=$!
 for _ in $(seq 1 120); do
@@ -35,6 +41,19 @@ wait "$NODE" || true
 $ready || { tail -5 "$LOGS.node.log"; exit 1; }
 [[ $lib == "$lib_installed" ]] || { echo "ONNX Runtime not taken from the install tree: $lib"; exit 1; }
 [[ $det == "$WS/install/facerec/share/facerec/models/"* ]] || { echo "models not taken from the install tree: $det"; exit 1; }
+
+# The command line, as `ros2 run facerec facerec` starts it (by its install path).
+rc=0; "$cli" -v detect photo.jpg >"$LOGS.cli.out" 2>"$LOGS.cli.log" || rc=$?
+plain_log() { sed 's/\x1b\[[0-9;]*m//g' "$LOGS.cli.log"; }  # without colour codes, if any
+cli_lib="$(plain_log | grep -o 'library=[^ ]*' | head -1 | cut -d= -f2 || true)"
+cli_det="$(plain_log | grep -o 'detector=[^ ]*' | head -1 | cut -d= -f2 || true)"
+faces="$(python3 -c 'import json, sys; print(len(json.loads(open(sys.argv[1]).readline())["faces"]))' "$LOGS.cli.out" 2>/dev/null || echo none)"
+event mode="$MODE cli" exit="$rc" cli_is_link="$([[ -L $cli ]] && echo true || echo false)" \
+  cli_bytes="$(stat -L -c %s "$cli" 2>/dev/null || echo missing)" faces="$faces" library="$cli_lib" detector="$cli_det"
+[[ $rc == 0 ]] || { echo "installed facerec failed (exit $rc):"; tail -5 "$LOGS.cli.log"; exit 1; }
+[[ $faces =~ ^[1-9][0-9]*$ ]] || { echo "installed facerec found no face in the photo: $(head -c 300 "$LOGS.cli.out")"; exit 1; }
+[[ $cli_lib == "$lib_installed" ]] || { echo "facerec: ONNX Runtime not taken from the install tree: $cli_lib"; exit 1; }
+[[ $cli_det == "$WS/install/facerec/share/facerec/models/"* ]] || { echo "facerec: models not taken from the install tree: $cli_det"; exit 1; }
 
 if [[ $MODE == copy ]]; then
   mv "$lib_installed" "$WS/lib.away"
