@@ -164,8 +164,18 @@ fn error_causes_are_printed_once() {
     std::fs::write(&bad_png, b"\x89PNG\r\n\x1a\n garbage garbage garbage").expect("write");
     let not_image = fixture("LICENSE").display().to_string();
     let folder = dir.path().display().to_string();
+    let photo = fixture("group/couple.jpg").display().to_string();
     for (args, cause) in [
         (vec!["detect", folder.as_str()], "Is a directory"),
+        // A folder, and a JPEG, as the gallery.
+        (
+            vec!["identify", "--gallery", folder.as_str(), photo.as_str()],
+            "Is a directory",
+        ),
+        (
+            vec!["identify", "--gallery", photo.as_str(), photo.as_str()],
+            "valid UTF-8",
+        ),
         (vec!["detect", bad_png.to_str().expect("utf8")], "before IHDR"),
         (vec!["detect", not_image.as_str()], "cannot decode image"),
     ] {
