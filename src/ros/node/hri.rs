@@ -337,7 +337,10 @@ impl HriPublisher {
                     self.faces.insert(id.clone(), t);
                 }
                 Err(e) => {
-                    tracing::warn!("ROS4HRI: cannot create the topics of face {id}: {e}");
+                    tracing::warn!(
+                        "ROS4HRI: cannot create the topics of face {id}: {}",
+                        crate::error_chain(&e)
+                    );
                     return;
                 }
             }
@@ -395,7 +398,10 @@ impl HriPublisher {
                     self.persons.insert(pid.clone(), t);
                 }
                 Err(e) => {
-                    tracing::warn!("ROS4HRI: cannot create the topics of person {pid}: {e}");
+                    tracing::warn!(
+                        "ROS4HRI: cannot create the topics of person {pid}: {}",
+                        crate::error_chain(&e)
+                    );
                     return;
                 }
             }
