@@ -30,6 +30,7 @@ from rclpy.action import ActionClient
 from rclpy.node import Node
 
 from facerec.action import EnrollPerson
+from service_faults import NodeLife
 from facerec.srv import Enroll
 from rclpy_peer import Checks, emit
 
@@ -39,27 +40,10 @@ SIGNALS = {"INT": signal.SIGINT, "TERM": signal.SIGTERM, "KILL": signal.SIGKILL}
 ERROR_LINE = re.compile(r"(^|\s|\[)ERROR(\]|\s)")
 
 
-class NodeProcess:
-    """The node under test, its console in a file."""
+class NodeProcess(NodeLife):
+    """The node under test, its console in a file (started and read as service_faults' node)."""
 
-    def __init__(self, cmd, log_path):
-        self.log_path = log_path
-        self.log = open(log_path, "w")
-        self.proc = subprocess.Popen(["bash", "-c", "exec " + cmd], stdout=self.log, stderr=subprocess.STDOUT)
-
-    def text(self):
-        with open(self.log_path, errors="replace") as f:
-            return f.read()
-
-    def wait_ready(self, timeout):
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if " ready on ROS domain" in self.text():
-                return True
-            if self.proc.poll() is not None:
-                return False
-            time.sleep(0.05)
-        return False
+    poll_s = 0.05
 
     def finish(self, timeout):
         """The exit code, or None (and the process killed) when it did not exit in time."""

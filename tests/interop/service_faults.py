@@ -177,6 +177,11 @@ class CycloneClient:
 # ----------------------------------------------------------------------------- the node
 
 class NodeLife:
+    """facerec_node started with `cmd`, its console in `log_path`."""
+
+    # How often wait_ready looks at the console.
+    poll_s = 0.1
+
     def __init__(self, cmd, log_path):
         self.log_path = log_path
         self.log = open(log_path, "w")
@@ -193,7 +198,7 @@ class NodeLife:
                 return True
             if self.proc.poll() is not None:
                 return False
-            time.sleep(0.1)
+            time.sleep(self.poll_s)
         return False
 
     def kill9(self):
