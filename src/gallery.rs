@@ -446,6 +446,27 @@ fn read_verified(path: &Path) -> Result<FileContent, GalleryError> {
     })
 }
 
+/// The model of this writer's gallery (`own`) merged with the file's (`theirs`, another writer
+/// saved it): refused when their vectors come from different models, else whichever is known.
+fn merged_model(
+    path: &Path,
+    own: Option<&ModelTag>,
+    theirs: Option<&ModelTag>,
+) -> Result<Option<ModelTag>, GalleryError> {
+    match (own, theirs) {
+        (Some(own), Some(theirs)) if own.sha256 != theirs.sha256 || own.dim != theirs.dim => {
+            Err(GalleryError::ModelMismatch {
+                gallery_path: path.display().to_string(),
+                gallery_file: theirs.file.clone(),
+                gallery_sha: theirs.sha256.clone(),
+                model_file: own.file.clone(),
+                model_sha: own.sha256.clone(),
+            })
+        }
+        (own, theirs) => Ok(own.or(theirs).cloned()),
+    }
+}
+
 /// Checks one vector: the model's dimension when known, finite values.
 fn check_vector(dim: Option<usize>, v: &[f32]) -> Result<(), GalleryError> {
     if let Some(expected) = dim {
@@ -525,7 +546,7 @@ impl Gallery {
             return Ok(None);
         }
         let content = read_verified(&path)?;
-        self.adopt_model(&path, content.model.as_ref())?;
+        self.model = merged_model(&path, self.model.as_ref(), content.model.as_ref())?;
         let merged = sync::merge_people(&self.base, &self.people, &content.people, OnConflict::KeepFile)
             .unwrap_or_else(|_| content.people.clone());
         let (added, removed) = sync::added_and_removed(&self.people, &merged);
@@ -536,27 +557,6 @@ impl Gallery {
         self.synced = Some(stamp);
         self.rebuild_index();
         Ok(Some(Refreshed { added, removed }))
-    }
-
-    /// Fails when the file's vectors come from another model than this gallery's; adopts the
-    /// file's model when this gallery has none yet.
-    fn adopt_model(&mut self, path: &Path, file_model: Option<&ModelTag>) -> Result<(), GalleryError> {
-        match (self.model.as_ref(), file_model) {
-            (Some(own), Some(theirs)) if own.sha256 != theirs.sha256 || own.dim != theirs.dim => {
-                Err(GalleryError::ModelMismatch {
-                    gallery_path: path.display().to_string(),
-                    gallery_file: theirs.file.clone(),
-                    gallery_sha: theirs.sha256.clone(),
-                    model_file: own.file.clone(),
-                    model_sha: own.sha256.clone(),
-                })
-            }
-            (None, Some(theirs)) => {
-                self.model = Some(theirs.clone());
-                Ok(())
-            }
-            _ => Ok(()),
-        }
     }
 
     /// The people other writers forgot, not yet taken by [`Self::take_removed_elsewhere`].
@@ -987,19 +987,7 @@ impl Gallery {
         let (people, mut requests, model) = match on_disk {
             Some(stamp) if Some(stamp) != self.synced => {
                 let content = read_verified(&path)?;
-                let mut model = self.model.clone();
-                if let (Some(own), Some(theirs)) = (&model, &content.model) {
-                    if own.sha256 != theirs.sha256 || own.dim != theirs.dim {
-                        return Err(GalleryError::ModelMismatch {
-                            gallery_path: shown,
-                            gallery_file: theirs.file.clone(),
-                            gallery_sha: theirs.sha256.clone(),
-                            model_file: own.file.clone(),
-                            model_sha: own.sha256.clone(),
-                        });
-                    }
-                }
-                model = model.or(content.model);
+                let model = merged_model(&path, self.model.as_ref(), content.model.as_ref())?;
                 let merged = sync::merge_people(&self.base, &self.people, &content.people, OnConflict::Refuse)
                     .map_err(|c| GalleryError::WriterConflict {
                         path: shown.clone(),
